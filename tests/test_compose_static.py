@@ -1,0 +1,412 @@
+"""Static checks of the Docker Compose stack (no Docker engine needed).
+
+The compose file must run the same stack as native mode: the image tags pinned in
+versions.env, the one collector config, loopback-only ports, healthy stores
+before the collector, and Grafana datasources for all three stores.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE_DIR = ROOT / "compose"
+COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
+VERSIONS_FILE = ROOT / "versions.env"
+COLLECTOR_CONFIG = ROOT / "collector" / "config.yaml"
+DATASOURCES_FILE = COMPOSE_DIR / "grafana" / "provisioning" / "datasources" / "datasources.yaml"
+
+# service -> (image repository, versions.env key of its tag)
+IMAGES = {
+    "victoriametrics": ("victoriametrics/victoria-metrics", "VICTORIAMETRICS_VERSION"),
+    "victorialogs": ("victoriametrics/victoria-logs", "VICTORIALOGS_VERSION"),
+    "victoriatraces": ("victoriametrics/victoria-traces", "VICTORIATRACES_VERSION"),
+    "otel-collector": ("otel/opentelemetry-collector", "OTELCOL_VERSION"),
+    "grafana": ("grafana/grafana", "GRAFANA_VERSION"),
+}
+
+# store service -> its HTTP port (OTLP ingest, queries and /health)
+STORES = {"victoriametrics": 8428, "victorialogs": 9428, "victoriatraces": 10428}
+
+# Every port the stack publishes on the host (all of them on 127.0.0.1).
+EXPECTED_HOST_PORTS = {8428, 9428, 10428, 4317, 4318, 8000, 8001, 3000}
+
+COLLECTOR_CONFIG_TARGET = "/etc/otelcol/config.yaml"
+
+# ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?err}, ${VAR?err}, ${VAR:+alt};
+# "$${" is compose's escape for a literal "${" and is not an interpolation.
+INTERPOLATION = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])[^}]*)?\}")
+
+
+def parse_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines; blank lines and # comments ignored (the versions.env format)."""
+    values: dict[str, str] = {}
+    for lineno, raw in enumerate(path.read_text().splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        assert sep, f"{path.name}:{lineno}: not a KEY=VALUE line: {raw!r}"
+        key = key.strip()
+        assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key), f"{path.name}:{lineno}: bad key"
+        values[key] = value.strip()
+    return values
+
+
+def interpolate(text: str, env: dict[str, str]) -> str:
+    def repl(match: re.Match[str]) -> str:
+        name = match.group(1)
+        assert name in env, f"${{{name}}} is not defined in versions.env"
+        return env[name]
+
+    return INTERPOLATION.sub(repl, text)
+
+
+@pytest.fixture(scope="module")
+def versions() -> dict[str, str]:
+    return parse_env_file(VERSIONS_FILE)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    data = yaml.safe_load(COMPOSE_FILE.read_text())
+    assert isinstance(data, dict), "compose file is not a mapping"
+    assert isinstance(data.get("services"), dict), "compose file has no services"
+    return data
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    svcs: dict[str, dict[str, Any]] = compose["services"]
+    return svcs
+
+
+def env_of(service: dict[str, Any]) -> dict[str, str]:
+    """A service's environment, from either the mapping or the list form."""
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        pairs = (item.partition("=") for item in env)
+        return {k: v for k, _, v in pairs}
+    return {str(k): "" if v is None else str(v) for k, v in env.items()}
+
+
+def resolve_from_compose_dir(path: str) -> Path:
+    return (COMPOSE_DIR / path).resolve()
+
+
+def bind_mounts(service: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """(source, target, read_only) of a service's host-path mounts, short or long syntax."""
+    mounts = []
+    for vol in service.get("volumes", []):
+        if isinstance(vol, str):
+            parts = vol.split(":")
+            if len(parts) < 2 or not parts[0].startswith((".", "/")):
+                continue  # anonymous or named volume
+            mode = parts[2] if len(parts) > 2 else ""
+            mounts.append((parts[0], parts[1], "ro" in mode.split(",")))
+        elif vol.get("type") == "bind":
+            mounts.append((vol["source"], vol["target"], bool(vol.get("read_only"))))
+    return mounts
+
+
+def published_ports(service: dict[str, Any]) -> list[tuple[str | None, str, str]]:
+    """(host_ip, host_port, container_port) of each published port; host_ip None if unbound."""
+    result = []
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            host_ip = port.get("host_ip")
+            result.append((host_ip, str(port.get("published", "")), str(port["target"])))
+            continue
+        spec = str(port).split("/")[0]  # drop /tcp, /udp
+        if spec.startswith("["):  # [::1]:8428:8428
+            ip, _, rest = spec[1:].partition("]:")
+            host_port, _, container_port = rest.partition(":")
+            result.append((ip, host_port, container_port))
+            continue
+        parts = spec.split(":")
+        if len(parts) == 3:
+            result.append((parts[0], parts[1], parts[2]))
+        elif len(parts) == 2:
+            result.append((None, parts[0], parts[1]))
+        else:  # container port only: published on a random port on all interfaces
+            result.append((None, "", parts[0]))
+    return result
+
+
+# --- versions -------------------------------------------------------------------------------
+
+
+def test_every_interpolated_variable_is_pinned(versions: dict[str, str]) -> None:
+    used = {m.group(1) for m in INTERPOLATION.finditer(COMPOSE_FILE.read_text())}
+    assert used, "compose file interpolates no ${VAR}: image tags are not taken from versions.env"
+    missing = sorted(used - versions.keys())
+    assert not missing, f"compose file uses variables versions.env does not define: {missing}"
+    empty = sorted(name for name in used if not versions[name])
+    assert not empty, f"versions.env leaves these empty: {empty}"
+
+
+def test_image_tags_are_the_pinned_versions(
+    services: dict[str, dict[str, Any]], versions: dict[str, str]
+) -> None:
+    for name, (repository, key) in IMAGES.items():
+        assert name in services, f"service {name} is missing"
+        raw = services[name].get("image", "")
+        assert raw == f"{repository}:${{{key}}}", (
+            f"{name}: image {raw!r} should be {repository}:${{{key}}}, the tag from versions.env"
+        )
+        assert interpolate(raw, versions) == f"{repository}:{versions[key]}"
+    for name, svc in services.items():
+        if "image" in svc:
+            image = interpolate(svc["image"], versions)
+            repo, _, tag = image.rpartition(":")
+            assert repo and tag and tag != "latest", f"{name}: image {image!r} has no pinned tag"
+
+
+def test_compose_env_file_is_versions_env() -> None:
+    env_link = COMPOSE_DIR / ".env"
+    assert env_link.exists(), "compose/.env is missing: compose would not find the versions"
+    assert env_link.resolve() == VERSIONS_FILE.resolve(), (
+        f"compose/.env resolves to {env_link.resolve()}, not {VERSIONS_FILE}"
+    )
+    assert env_link.is_symlink(), "compose/.env should be a symlink, not a copy that can drift"
+
+
+# --- ports ----------------------------------------------------------------------------------
+
+
+def test_every_published_port_is_loopback_only(services: dict[str, dict[str, Any]]) -> None:
+    host_ports = set()
+    for name, svc in services.items():
+        assert svc.get("network_mode") != "host", f"{name}: host networking bypasses loopback"
+        for host_ip, host_port, container_port in published_ports(svc):
+            assert host_ip == "127.0.0.1", (
+                f"{name}: port {host_port or '?'}:{container_port} is published on "
+                f"{host_ip or 'all interfaces'}, not 127.0.0.1"
+            )
+            assert host_port, f"{name}: port {container_port} has no fixed host port"
+            host_ports.add(int(host_port))
+    assert host_ports == EXPECTED_HOST_PORTS
+
+
+# --- collector ------------------------------------------------------------------------------
+
+
+def test_collector_mounts_the_repo_config(services: dict[str, dict[str, Any]]) -> None:
+    collector = services["otel-collector"]
+    mounts = [m for m in bind_mounts(collector) if m[1] == COLLECTOR_CONFIG_TARGET]
+    assert len(mounts) == 1, f"expected one mount at {COLLECTOR_CONFIG_TARGET}, got {mounts}"
+    source, _, read_only = mounts[0]
+    assert resolve_from_compose_dir(source) == COLLECTOR_CONFIG.resolve(), (
+        f"collector mounts {source!r}, which is not the repo's collector/config.yaml"
+    )
+    assert COLLECTOR_CONFIG.is_file()
+    assert read_only, "collector config must be mounted read-only"
+    command = collector.get("command")
+    args = command.split() if isinstance(command, str) else list(command or [])
+    assert f"--config={COLLECTOR_CONFIG_TARGET}" in args, f"collector command: {command!r}"
+
+
+def test_collector_listens_in_container_and_exports_to_stores(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    env = env_of(services["otel-collector"])
+    assert env.get("OTELCOL_GRPC_ENDPOINT") == "0.0.0.0:4317"
+    assert env.get("OTELCOL_HTTP_ENDPOINT") == "0.0.0.0:4318"
+    assert env.get("OTELCOL_METRICS_HOST") == "0.0.0.0"
+    for var, store in (
+        ("VM_OTLP_URL", "victoriametrics"),
+        ("VL_OTLP_URL", "victorialogs"),
+        ("VT_OTLP_URL", "victoriatraces"),
+    ):
+        assert env.get(var) == f"http://{store}:{STORES[store]}", f"{var}={env.get(var)!r}"
+    # Every variable compose sets must be one the config reads, or it is a typo.
+    config_text = COLLECTOR_CONFIG.read_text()
+    unread = sorted(k for k in env if "${env:" + k not in config_text)
+    assert not unread, f"collector/config.yaml never reads {unread}"
+
+
+def test_collector_waits_for_healthy_stores(services: dict[str, dict[str, Any]]) -> None:
+    depends = services["otel-collector"].get("depends_on")
+    assert isinstance(depends, dict), "depends_on must use the long form with conditions"
+    for store in STORES:
+        assert store in depends, f"collector does not depend on {store}"
+        assert depends[store].get("condition") == "service_healthy", (
+            f"collector starts before {store} is healthy"
+        )
+
+
+# --- stores ---------------------------------------------------------------------------------
+
+
+def test_each_store_has_a_health_check(services: dict[str, dict[str, Any]]) -> None:
+    for store, port in STORES.items():
+        check = services[store].get("healthcheck")
+        assert check, f"{store} has no healthcheck"
+        assert not check.get("disable"), f"{store} healthcheck is disabled"
+        test = check.get("test")
+        text = test if isinstance(test, str) else " ".join(test or [])
+        assert text.split()[0] in {"CMD", "CMD-SHELL"}, f"{store}: healthcheck test {test!r}"
+        assert f"http://127.0.0.1:{port}/health" in text, f"{store}: healthcheck test {test!r}"
+        assert "wget" in text, f"{store}: the alpine images have busybox wget, not curl"
+
+
+def flags(service: dict[str, Any]) -> dict[str, str]:
+    command = service.get("command") or []
+    args = command.split() if isinstance(command, str) else command
+    result = {}
+    for arg in args:
+        key, _, value = str(arg).lstrip("-").partition("=")
+        result[key] = value
+    return result
+
+
+def test_store_flags_match_native_mode(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    vm, vl, vt = (flags(services[s]) for s in STORES)
+    assert vm.get("opentelemetry.usePrometheusNaming") == "true"
+    assert vm.get("search.latencyOffset") == "1s"
+    assert vm.get("retentionPeriod") == "30d"
+    assert vl.get("retentionPeriod") == "7d"
+    assert vt.get("retentionPeriod") == "7d"
+    assert vt.get("search.latencyOffset") == "1s"
+    assert vt.get("insert.indexFlushInterval") == "1s"
+    declared = set(compose.get("volumes") or {})
+    for store, volume in zip(STORES, ("vmdata", "vldata", "vtdata"), strict=True):
+        data_path = flags(services[store]).get("storageDataPath")
+        assert data_path, f"{store}: no -storageDataPath"
+        assert f"{volume}:{data_path}" in services[store].get("volumes", []), (
+            f"{store}: {data_path} is not on the named volume {volume}"
+        )
+        assert volume in declared, f"volume {volume} is not declared"
+
+
+# --- profiles -------------------------------------------------------------------------------
+
+
+def test_core_services_start_without_a_profile(services: dict[str, dict[str, Any]]) -> None:
+    for name in (*STORES, "otel-collector"):
+        assert not services[name].get("profiles"), f"{name} must run without --profile"
+
+
+def test_demo_profile(services: dict[str, dict[str, Any]]) -> None:
+    demo = services.get("demo")
+    assert demo, "service demo is missing"
+    assert "demo" in demo.get("profiles", []), "demo is not in the demo profile"
+    build = demo.get("build")
+    assert isinstance(build, dict), "demo must build from the repo root"
+    assert resolve_from_compose_dir(build["context"]) == ROOT
+    dockerfile = ROOT / build["dockerfile"]
+    assert dockerfile.is_file(), f"{dockerfile} does not exist"
+    text = dockerfile.read_text()
+    assert re.search(r"^FROM python:3\.11-slim\b", text, re.M), "demo image is not python:3.11-slim"
+    assert re.search(r"pip install .*\.\[demo\]", text), "demo image does not install .[demo]"
+    assert '"-m", "demo_service"' in text, "demo image does not run python -m demo_service"
+    for match in re.finditer(r"^COPY\s+(.+?)\s+\S+\s*$", text, re.M):
+        for src in match.group(1).split():
+            assert (ROOT / src).exists(), f"demo.Dockerfile copies {src}, which is not in the repo"
+    assert env_of(demo).get("OTEL_EXPORTER_OTLP_ENDPOINT") == "http://otel-collector:4318"
+    host_ports = {int(p[1]) for p in published_ports(demo)}
+    assert host_ports == {8000, 8001}
+
+
+def test_dashboard_profile(services: dict[str, dict[str, Any]]) -> None:
+    grafana = services.get("grafana")
+    assert grafana, "service grafana is missing"
+    assert "dashboard" in grafana.get("profiles", []), "grafana is not in the dashboard profile"
+    env = env_of(grafana)
+    assert env.get("GF_AUTH_ANONYMOUS_ENABLED") == "true"
+    assert env.get("GF_AUTH_ANONYMOUS_ORG_ROLE") == "Admin"
+    provisioning = [m for m in bind_mounts(grafana) if m[1] == "/etc/grafana/provisioning"]
+    assert len(provisioning) == 1, "grafana provisioning is not mounted"
+    assert resolve_from_compose_dir(provisioning[0][0]) == COMPOSE_DIR / "grafana" / "provisioning"
+    assert DATASOURCES_FILE.is_file()
+
+
+# --- grafana datasources --------------------------------------------------------------------
+
+
+def test_grafana_datasources_cover_the_three_stores(services: dict[str, dict[str, Any]]) -> None:
+    provisioning = yaml.safe_load(DATASOURCES_FILE.read_text())
+    datasources = provisioning.get("datasources", [])
+    by_type = {ds["type"]: ds for ds in datasources}
+    expected = {
+        "prometheus": "http://victoriametrics:8428",
+        "victoriametrics-logs-datasource": "http://victorialogs:9428",
+        "jaeger": "http://victoriatraces:10428/select/jaeger",
+    }
+    for ds_type, url in expected.items():
+        assert ds_type in by_type, f"no {ds_type} datasource"
+        assert by_type[ds_type].get("url") == url, f"{ds_type}: url {by_type[ds_type].get('url')}"
+        parts = urlsplit(url)
+        assert parts.hostname in STORES and parts.port == STORES[parts.hostname]
+    defaults = [ds["name"] for ds in datasources if ds.get("isDefault")]
+    assert defaults == [by_type["prometheus"]["name"]], f"default datasource(s): {defaults}"
+    # The VictoriaLogs plugin is not bundled with Grafana: it must be preinstalled.
+    env = env_of(services["grafana"])
+    preinstalled = ",".join(
+        env.get(k, "") for k in ("GF_PLUGINS_PREINSTALL", "GF_PLUGINS_PREINSTALL_SYNC")
+    )
+    plugin_ids = {p.strip().split("@")[0] for p in preinstalled.split(",") if p.strip()}
+    assert "victoriametrics-logs-datasource" in plugin_ids, f"preinstalled: {plugin_ids}"
+
+
+# --- docker compose itself ------------------------------------------------------------------
+
+
+def compose_command() -> list[str] | None:
+    """`docker compose` (v2 plugin), else a v2 standalone `docker-compose`; None if neither."""
+    if shutil.which("docker"):
+        probe = subprocess.run(
+            ["docker", "compose", "version"], capture_output=True, text=True, timeout=60
+        )
+        if probe.returncode == 0:
+            return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        probe = subprocess.run(
+            ["docker-compose", "version", "--short"], capture_output=True, text=True, timeout=60
+        )
+        if probe.returncode == 0 and probe.stdout.strip().lstrip("v").startswith("2"):
+            return ["docker-compose"]
+    return None
+
+
+def test_docker_compose_config_validates(versions: dict[str, str]) -> None:
+    if not shutil.which("docker") and not shutil.which("docker-compose"):
+        pytest.skip("docker CLI not installed: cannot run `docker compose config`")
+    command = compose_command()
+    if command is None:
+        pytest.skip(
+            "docker CLI present but the Compose v2 plugin is not (`docker compose version` "
+            "fails): cannot run `docker compose config`"
+        )
+    # The variables must come from compose/.env (versions.env), not the caller's shell.
+    env = {k: v for k, v in os.environ.items() if k not in versions and k != "COMPOSE_PROFILES"}
+    result = subprocess.run(
+        [
+            *command,
+            "-f",
+            str(COMPOSE_FILE),
+            "--profile",
+            "demo",
+            "--profile",
+            "dashboard",
+            "config",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, f"docker compose config failed:\n{result.stderr}"
+    assert "variable is not set" not in result.stderr, result.stderr
