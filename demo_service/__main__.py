@@ -22,6 +22,7 @@ from demo_service.runner import (
     SERVICES,
     STOP_TIMEOUT_S,
     ServiceName,
+    client_url,
     service_command,
     service_env,
 )
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     names: list[ServiceName] = list(SERVICES) if args.service == "all" else [args.service]
     ports: dict[ServiceName, int] = {"shop": args.shop_port, "payments": args.payments_port}
-    payments_url = f"http://{args.host}:{args.payments_port}"
+    payments_url = client_url(args.host, args.payments_port)
     fix_bug = args.fix_bug or os.environ.get("DEMO_FIX_BUG") == "1"
 
     children: list[subprocess.Popen[bytes]] = []

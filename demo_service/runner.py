@@ -54,7 +54,7 @@ class ServiceProcess(BaseModel):
     @property
     def url(self) -> str:
         """Base URL of the service."""
-        return f"http://{self.host}:{self.port}"
+        return client_url(self.host, self.port)
 
 
 class DemoProcesses(BaseModel):
@@ -184,6 +184,13 @@ def service_env(
     return env
 
 
+def client_url(host: str, port: int) -> str:
+    """URL to reach a service bound to `host`: a wildcard bind is reached via loopback."""
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def _read_pid(path: Path) -> int | None:
     try:
         return int(path.read_text().strip())
@@ -274,7 +281,7 @@ def start_demo(
         if not _port_free(host, port):
             raise DemoError(f"port {host}:{port} for {name} is already in use")
 
-    payments_url = f"http://{host}:{payments_port}"
+    payments_url = client_url(host, payments_port)
     procs: dict[ServiceName, ServiceProcess] = {}
     popens: dict[ServiceName, subprocess.Popen[bytes]] = {}
     for name in SERVICES:

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from demo_service.payments import FRAUD_CHECK_THRESHOLD_USD, fraud_check_seconds
 from demo_service.pricing import FX_RATES, ChargeItem, compute_charge
 from demo_service.runner import DemoError, demo_status, start_demo, stop_demo
@@ -250,16 +249,20 @@ async def test_run_against_instrumented_services(state_dir: Path) -> None:
     }
     assert all(r["attributes"]["exception.type"] == "KeyError" for r in pay_error_logs)
     shop_error_logs = [r for r in shop if r.get("severity_text") == "ERROR"]
-    assert {r["trace_id"] for r in shop_error_logs} == {s["context"]["trace_id"] for s in shop_errors}
+    assert {r["trace_id"] for r in shop_error_logs} == {
+        s["context"]["trace_id"] for s in shop_errors
+    }
 
     assert {"orders.processed", "order.latency"} <= metric_names(shop)
     assert "payments.charged" in metric_names(payments)
 
 
 async def test_fix_switch_removes_the_errors(state_dir: Path) -> None:
-    none = {"OTEL_TRACES_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none"}
-    none["OTEL_METRICS_EXPORTER"] = "none"
-    demo = start_demo(state_dir, "http://127.0.0.1:9", free_port(), free_port(), True, extra_env=none)
+    exporters = ("OTEL_TRACES_EXPORTER", "OTEL_LOGS_EXPORTER", "OTEL_METRICS_EXPORTER")
+    none = dict.fromkeys(exporters, "none")
+    demo = start_demo(
+        state_dir, "http://127.0.0.1:9", free_port(), free_port(), fix_bug=True, extra_env=none
+    )
     assert demo_status(state_dir).fix_bug is True
     with pytest.raises(DemoError, match="already running"):
         start_demo(state_dir, "http://127.0.0.1:9", free_port(), free_port())

@@ -30,7 +30,8 @@ Reporter = Callable[[str], None]
 GO_MISSING = """\
 Go is not installed (needed once, to build the stack's binaries from their Go modules).
 Do one of:
-  - install Go >= 1.26 (https://go.dev/dl or your package manager) and run `obs-mcp stack install` again;
+  - install Go >= 1.26 (https://go.dev/dl or your package manager), then
+    run `obs-mcp stack install` again;
   - run the stack with Docker instead: `docker compose -f compose/docker-compose.yml up -d`;
   - put victoria-metrics, victoria-logs, victoria-traces and an otelcol binary on PATH, or name
     them with OBS_MCP_VICTORIAMETRICS_BIN, OBS_MCP_VICTORIALOGS_BIN, OBS_MCP_VICTORIATRACES_BIN,
@@ -119,7 +120,9 @@ def build_go_binary(component: Component, recipe: GoRecipe, report: Reporter) ->
         )
         out = target.with_suffix(".tmp")
         cmd = [go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(out)]
-        _run_with_progress([*cmd, f"{recipe.module}/{recipe.package}"], work, component.binary, report)
+        _run_with_progress(
+            [*cmd, f"{recipe.module}/{recipe.package}"], work, component.binary, report
+        )
         out.replace(target)
     return target
 

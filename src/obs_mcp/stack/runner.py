@@ -155,8 +155,11 @@ class Stack:
 
     def _save_state(self, processes: dict[str, dict[str, object]]) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        payload = {"ports": asdict(self.settings.ports), "host": self.settings.host}
-        payload["processes"] = processes  # type: ignore[assignment]
+        payload: dict[str, object] = {
+            "ports": asdict(self.settings.ports),
+            "host": self.settings.host,
+        }
+        payload["processes"] = processes
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(payload, indent=2))
         tmp.replace(self.state_file)

@@ -16,8 +16,8 @@ covers a backend restart as it does for the real store.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import base64
+import contextlib
 import gzip
 import json
 import zlib
@@ -77,7 +77,7 @@ def _as_field(value: Any) -> str:
 
 
 def flatten(prefix: str, attrs: Any, suffix: str = "") -> Iterator[tuple[str, str]]:
-    """Yield `prefix+key+suffix` fields; nested kvlists become dotted keys, as VictoriaTraces does."""
+    """Yield `prefix+key+suffix` fields; nested kvlists become dotted keys (as VT does)."""
     for kv in attrs:
         assert isinstance(kv, KeyValue)
         if not kv.key or kv.value.WhichOneof("value") is None:
@@ -215,7 +215,7 @@ def create_app(backend: str, timeout: float = 30.0) -> Starlette:
         upstream = client.build_request(
             request.method,
             request.url.path,
-            params=request.query_params.multi_items(),
+            params=list(request.query_params.multi_items()),
             headers=headers,
             content=await request.body(),
         )
@@ -240,6 +240,7 @@ def create_app(backend: str, timeout: float = 30.0) -> Starlette:
         Route("/insert/opentelemetry/v1/traces", ingest, methods=["POST"]),
         Route("/{path:path}", passthrough, methods=methods),
     ]
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         async with client:

@@ -1,0 +1,109 @@
+"""Shared HTTP plumbing: one pooled client per store, timeouts, byte caps, clear failures."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+import httpx2
+
+from obs_mcp.config import StoreConfig
+from obs_mcp.errors import QueryRejected, StoreError
+
+# Request lines at INFO would flood an agent's stderr log; failures are reported as errors.
+logging.getLogger("httpx2").setLevel(logging.WARNING)
+
+START_HINTS = {
+    "VictoriaLogs": "Is the stack running? `obs-mcp stack up` (or set VL_URL).",
+    "VictoriaMetrics": "Is the stack running? `obs-mcp stack up` (or set VM_URL).",
+    "VictoriaTraces": "Is the stack running? `obs-mcp stack up` (or set VT_URL).",
+}
+
+
+class StoreClient:
+    """Async HTTP to one store. Every failure becomes a StoreError naming store and URL."""
+
+    def __init__(self, config: StoreConfig, timeout_s: float, max_bytes: int) -> None:
+        self.config = config
+        self.name = config.name
+        self.url = config.url
+        self.timeout_s = timeout_s
+        self.max_bytes = max_bytes
+        self._http = httpx2.AsyncClient(
+            base_url=config.url,
+            headers=config.request_headers(),
+            timeout=httpx2.Timeout(timeout_s, connect=min(3.0, timeout_s)),
+            limits=httpx2.Limits(max_connections=32, max_keepalive_connections=8),
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def _fail(self, problem: str) -> StoreError:
+        return StoreError(self.name, self.url, problem, START_HINTS.get(self.name, ""))
+
+    async def get_text(self, path: str, params: dict[str, Any] | list[tuple[str, Any]]) -> str:
+        """GET (read-only by construction) and return the body, capped at max_bytes."""
+        try:
+            async with self._http.stream("GET", path, params=params) as response:
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise QueryRejected(
+                            self.name,
+                            self.url,
+                            f"answer larger than {self.max_bytes // 1024} KiB",
+                            "Narrow the query: a shorter window, a filter, or a lower limit.",
+                        )
+                    chunks.append(chunk)
+                body = b"".join(chunks).decode(errors="replace")
+        except httpx2.TimeoutException as exc:
+            raise self._fail(
+                f"no answer within {self.timeout_s:g}s ({type(exc).__name__}); the store is slow "
+                "or stuck. Narrow the window, or raise OBS_MCP_TIMEOUT"
+            ) from exc
+        except httpx2.HTTPError as exc:
+            raise self._fail(f"unreachable ({type(exc).__name__}: {exc})") from exc
+        if response.status_code >= 400:
+            detail = clean_store_error(body)
+            if response.status_code in (400, 422):
+                raise QueryRejected(
+                    self.name, self.url, f"rejected the query: {detail}", "Fix the query syntax."
+                )
+            raise self._fail(f"HTTP {response.status_code}: {detail}")
+        return body
+
+    async def get_json(self, path: str, params: dict[str, Any] | list[tuple[str, Any]]) -> Any:
+        text = await self.get_text(path, params)
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise self._fail(f"answered with invalid JSON: {text[:200]!r}") from exc
+
+    async def healthy(self) -> bool:
+        try:
+            response = await self._http.get("/health", timeout=min(2.0, self.timeout_s))
+        except httpx2.HTTPError:
+            return False
+        return response.status_code == 200
+
+
+_URL_IN_ERROR = re.compile(r"https?://\S+")
+
+
+def clean_store_error(body: str) -> str:
+    """The store's own error text, without JSON wrapping, URLs or runaway length."""
+    text = body.strip()
+    try:
+        data = json.loads(text)
+        if isinstance(data, dict) and "error" in data:
+            text = str(data["error"])
+    except ValueError:
+        pass
+    text = _URL_IN_ERROR.sub("<docs>", text)
+    text = text.replace("\n", " ")
+    return text[:600] + ("…" if len(text) > 600 else "")

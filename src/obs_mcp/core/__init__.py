@@ -1,0 +1,1 @@
+"""The query core: one function per tool, shared by the MCP server and the CLI."""

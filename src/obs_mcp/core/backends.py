@@ -1,0 +1,35 @@
+"""The three store clients, opened together and shared for the life of a server or command."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from obs_mcp.clients import LogsClient, MetricsClient, TracesClient
+from obs_mcp.config import Settings
+
+
+@dataclass
+class Backends:
+    settings: Settings
+    logs: LogsClient
+    metrics: MetricsClient
+    traces: TracesClient
+
+
+@asynccontextmanager
+async def open_backends(settings: Settings | None = None) -> AsyncIterator[Backends]:
+    settings = settings or Settings.from_env()
+    cap, timeout = settings.max_response_bytes, settings.timeout_s
+    backends = Backends(
+        settings=settings,
+        logs=LogsClient(settings.logs, timeout, cap),
+        metrics=MetricsClient(settings.metrics, timeout, cap),
+        traces=TracesClient(settings.traces, timeout, cap),
+    )
+    try:
+        yield backends
+    finally:
+        for client in (backends.logs, backends.metrics, backends.traces):
+            await client.aclose()

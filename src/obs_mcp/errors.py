@@ -1,0 +1,23 @@
+"""Failures an agent can act on: each says which store, which URL, and what to do next."""
+
+from __future__ import annotations
+
+
+class ObsError(Exception):
+    """Base for failures reported to the agent verbatim (MCP `isError` / CLI error line)."""
+
+
+class InvalidArgument(ObsError, ValueError):
+    """A tool argument is malformed; the message says the accepted form."""
+
+
+class StoreError(ObsError):
+    """A store failed to answer. `store` and `url` name it; `hint` is the next step."""
+
+    def __init__(self, store: str, url: str, problem: str, hint: str) -> None:
+        self.store, self.url, self.problem, self.hint = store, url, problem, hint
+        super().__init__(f"{store} ({url}): {problem}. {hint}")
+
+
+class QueryRejected(StoreError):
+    """The store refused the query itself (syntax, limits): fix the query, not the stack."""

@@ -1,0 +1,71 @@
+"""Emit known telemetry with the OpenTelemetry Python SDK over OTLP/HTTP, flushed on demand."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.metrics import Meter, MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Tracer, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+
+@dataclass
+class Emitter:
+    """SDK providers for one service; `flush()` pushes everything to the collector now."""
+
+    service: str
+    tracer_provider: TracerProvider
+    meter_provider: MeterProvider
+    logger_provider: LoggerProvider
+    reader: PeriodicExportingMetricReader
+    logger: logging.Logger
+
+    @property
+    def tracer(self) -> Tracer:
+        return self.tracer_provider.get_tracer("obs-mcp-tests")  # type: ignore[return-value]
+
+    @property
+    def meter(self) -> Meter:
+        return self.meter_provider.get_meter("obs-mcp-tests")  # type: ignore[return-value]
+
+    def flush(self) -> None:
+        self.tracer_provider.force_flush()
+        self.logger_provider.force_flush()
+        self.reader.force_flush()
+
+    def shutdown(self) -> None:
+        self.flush()
+        self.tracer_provider.shutdown()
+        self.logger_provider.shutdown()
+        self.meter_provider.shutdown()
+
+
+def emitter(otlp_http_url: str, service: str | None = None, **resource: str) -> Emitter:
+    service = service or f"svc-{uuid.uuid4().hex[:8]}"
+    res = Resource.create({"service.name": service, **resource})
+    tracer_provider = TracerProvider(resource=res)
+    tracer_provider.add_span_processor(
+        BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{otlp_http_url}/v1/traces"))
+    )
+    reader = PeriodicExportingMetricReader(
+        OTLPMetricExporter(endpoint=f"{otlp_http_url}/v1/metrics"), export_interval_millis=3_600_000
+    )
+    meter_provider = MeterProvider(resource=res, metric_readers=[reader])
+    logger_provider = LoggerProvider(resource=res)
+    logger_provider.add_log_record_processor(
+        BatchLogRecordProcessor(OTLPLogExporter(endpoint=f"{otlp_http_url}/v1/logs"))
+    )
+    logger = logging.getLogger(f"obs-mcp-tests.{service}")
+    logger.handlers = [LoggingHandler(logger_provider=logger_provider)]
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    return Emitter(service, tracer_provider, meter_provider, logger_provider, reader, logger)
