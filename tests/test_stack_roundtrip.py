@@ -45,7 +45,9 @@ def test_log_metric_and_trace_round_trip(native_stack: Stack) -> None:
     assert logs[0]["severity_text"] == "ERROR"
     assert logs[0]["service.name"] == em.service
 
-    spans = wait_for(lambda: (lambda r: r if len(r) == 3 else None)(_logsql(s.vt_url, f'trace_id:="{trace_id}"')))
+    spans = wait_for(
+        lambda: (lambda r: r if len(r) == 3 else None)(_logsql(s.vt_url, f'trace_id:="{trace_id}"'))
+    )
     by_name = {span["name"]: span for span in spans}
     assert set(by_name) == {"GET /api/checkout", "charge card", "render"}
     assert by_name["charge card"]["status_code"] == "2"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from obs_mcp.cli import stack_cmd
+from obs_mcp.cli import query_cmd, stack_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,6 +15,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     stack_cmd.add_parser(sub)
+    serve = sub.add_parser("serve", help="run the MCP server (stdio by default)")
+    serve.add_argument("--transport", choices=["stdio", "sse", "streamable-http"], default="stdio")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    query_cmd.add_parsers(sub)
+    demo = sub.add_parser("demo", help="the demo shop: run the whole loop, or start/stop it")
+    demo.add_argument("action", choices=["run", "up", "down", "status"], nargs="?", default="run")
+    demo.add_argument("--requests", type=int, default=400)
+    demo.add_argument("--concurrency", type=int, default=8)
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--fix-bug", action="store_true", help="start the services with the fix")
     return parser
 
 
@@ -23,8 +34,33 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "stack":
         return stack_cmd.run(args)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command in query_cmd.COMMANDS:
+        return query_cmd.run(args)
+    if args.command == "demo":
+        from obs_mcp.cli import demo_cmd
+
+        return demo_cmd.run(args)
     parser.error(f"unknown command {args.command}")
     return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if args.transport == "stdio":
+        from obs_mcp.server import main as serve_stdio
+
+        serve_stdio()
+        return 0
+    from obs_mcp.errors import InvalidArgument
+    from obs_mcp.http_serve import serve_http
+
+    try:
+        serve_http(args.transport, args.host, args.port)
+    except InvalidArgument as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":

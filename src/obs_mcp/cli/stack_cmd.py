@@ -7,14 +7,14 @@ import sys
 import time
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
+from obs_mcp.cli.console import make_console
 from obs_mcp.stack.install import InstallError, install_all
 from obs_mcp.stack.runner import Stack, StackError, StackSettings, default_state_dir
 
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
+err = make_console(stderr=True)
+out = make_console()
 
 
 def _say(line: str) -> None:

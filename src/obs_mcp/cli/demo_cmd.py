@@ -1,0 +1,230 @@
+"""`obs-mcp demo`: the whole loop on the native stack, verified against ground truth.
+
+observe (workload on the buggy shop) -> MCP tools measure it -> correlate one failing
+trace -> apply the fix -> re-run -> compare. Tools are called through a real MCP client
+session (the stdio server in a subprocess), exactly as an agent calls them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from demo_service import runner as demo
+from loadgen.workload import WorkloadSummary, render_summary, run_workload
+from mcp import Client, StdioServerParameters
+from rich.table import Table
+
+from obs_mcp.cli.console import make_console
+from obs_mcp.stack.install import InstallError
+from obs_mcp.stack.runner import Stack, StackError, StackSettings
+
+out = make_console()
+err = make_console(stderr=True)
+FRONT, BACK = "shop", "payments"
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    stack = Stack(StackSettings())
+    state_dir = stack.state_dir
+    try:
+        if args.action == "down":
+            for name in demo.stop_demo(state_dir):
+                _say(f"stopped {name}")
+            return 0
+        if args.action == "status":
+            status = demo.demo_status(state_dir)
+            for svc in status.services:
+                _say(f"{svc.name}: {'healthy' if svc.healthy else 'down'} {svc.url or ''}")
+            return 0 if status.healthy else 3
+        _say("== stack: install what is missing, start, wait for health")
+        stack.up(report=_say)
+        if args.action == "up":
+            procs = demo.start_demo(state_dir, stack.settings.otlp_http_url, fix_bug=args.fix_bug)
+            _say(
+                f"demo shop at {procs.shop_url} (payments behind it); `obs-mcp demo down` stops it"
+            )
+            return 0
+        return asyncio.run(_loop(stack, args))
+    except (StackError, InstallError, demo.DemoError) as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        return 1
+
+
+def _server_params(stack: Stack) -> StdioServerParameters:
+    env = {**os.environ, **stack.settings.store_env()}
+    return StdioServerParameters(command=sys.executable, args=["-m", "obs_mcp"], env=env)
+
+
+async def _tool(client: Client, name: str, args: dict[str, Any]) -> dict[str, Any]:
+    result = await client.call_tool(name, args)
+    if result.is_error:
+        text = result.content[0].text if result.content else "(no text)"  # type: ignore[union-attr]
+        raise StackError(f"tool {name} failed: {text}")
+    assert result.structured_content is not None
+    return dict(result.structured_content)
+
+
+def _window(summary: WorkloadSummary) -> tuple[str, str]:
+    start = datetime.fromisoformat(summary.started_at.replace("Z", "+00:00")) - timedelta(seconds=1)
+    end = datetime.fromisoformat(summary.finished_at.replace("Z", "+00:00")) + timedelta(seconds=2)
+    return start.isoformat(), end.isoformat()
+
+
+async def _measure(client: Client, summary: WorkloadSummary) -> dict[str, Any]:
+    """error_rate over the run's window, polled until every request's span has landed."""
+    start, end = _window(summary)
+    deadline = time.monotonic() + 45
+    while True:
+        rate = await _tool(client, "error_rate", {"service": FRONT, "start": start, "end": end})
+        if rate["total"] >= summary.total_requests or time.monotonic() > deadline:
+            return rate
+        await asyncio.sleep(0.5)
+
+
+async def _workload(stack: Stack, args: argparse.Namespace, fix_bug: bool) -> WorkloadSummary:
+    demo.stop_demo(stack.state_dir)
+    procs = demo.start_demo(stack.state_dir, stack.settings.otlp_http_url, fix_bug=fix_bug)
+    label = "with the fix" if fix_bug else "as shipped (buggy)"
+    _say(f"== workload: {args.requests} requests, concurrency {args.concurrency}, {label}")
+    summary = await run_workload(
+        procs.shop_url, args.requests, args.concurrency, args.seed, progress=True
+    )
+    out.print(render_summary(summary))
+    return summary
+
+
+def _mark(ok: bool) -> str:
+    return "[green]match[/]" if ok else "[red]MISMATCH[/]"
+
+
+async def _loop(stack: Stack, args: argparse.Namespace) -> int:
+    before = await _workload(stack, args, fix_bug=False)
+    ok = True
+    async with Client(_server_params(stack)) as client:
+        rate = await _measure(client, before)
+        seen = await _tool(client, "list_services", {"since": "15m"})
+        start, end = _window(before)
+        failing = await _tool(
+            client,
+            "search_traces",
+            {"service": FRONT, "errors_only": True, "start": start, "end": end, "limit": 5},
+        )
+        trace = None
+        if failing["traces"]:
+            tid = failing["traces"][0]["trace_id"]
+            trace = await _tool(client, "correlate_trace", {"trace_id": tid, "max_logs": 20})
+
+        table = Table(title="verified: MCP tools vs. the workload's ground truth")
+        for column in ("figure", "from the MCP tools", "ground truth (client)", ""):
+            table.add_column(column)
+        names = [s["service"] for s in seen["services"]]
+        table.add_row(
+            "services seen",
+            ", ".join(n for n in names if n in (FRONT, BACK)),
+            "shop, payments",
+            _mark({FRONT, BACK} <= set(names)),
+        )
+        checks = [
+            ("requests", rate["total"], before.total_requests),
+            ("errors (HTTP 5xx)", rate["errors"], before.errors),
+        ]
+        for label, got, want in checks:
+            table.add_row(label, str(got), str(want), _mark(got == want))
+            ok &= got == want
+        got_rate, want_rate = rate["error_rate"], before.error_rate
+        same_rate = abs(got_rate - want_rate) < 1e-9
+        ok &= same_rate
+        table.add_row("error rate", f"{got_rate:.2%}", f"{want_rate:.2%}", _mark(same_rate))
+        table.add_row(
+            "p95 latency",
+            f"{rate['p95_ms']} ms (server spans)",
+            f"{before.latency.p95_ms:.1f} ms (client)",
+            "",
+        )
+        top = rate["operations"][0] if rate["operations"] else None
+        truth_top = max(before.endpoints.items(), key=lambda kv: kv[1].errors)
+        if top:
+            same_top = top["operation"] == truth_top[0] and top["errors"] == truth_top[1].errors
+            ok &= same_top
+            table.add_row(
+                "top failing operation",
+                f"{top['operation']} ({top['errors']} errors)",
+                f"{truth_top[0]} ({truth_top[1].errors} errors)",
+                _mark(same_top),
+            )
+        out.print(table)
+        if trace:
+            _print_trace(trace)
+
+        after = await _workload(stack, args, fix_bug=True)
+        rate_after = await _measure(client, after)
+        out.print(
+            f"[bold]after the fix:[/] error rate {rate['error_rate']:.1%} -> "
+            f"{rate_after['error_rate']:.1%} ({rate['errors']}/{rate['total']} -> "
+            f"{rate_after['errors']}/{rate_after['total']} requests), p95 {rate['p95_ms']} ms -> "
+            f"{rate_after['p95_ms']} ms  (ground truth: {after.errors}/{after.total_requests})"
+        )
+        ok &= (
+            rate_after["errors"] == after.errors == 0
+            and rate_after["total"] == after.total_requests
+        )
+    demo.stop_demo(stack.state_dir)
+    _next_steps(stack)
+    if not ok:
+        err.print("[red]the tools' figures did not match the ground truth[/]")
+    return 0 if ok else 1
+
+
+def _print_trace(trace: dict[str, Any]) -> None:
+    out.print(
+        f"\n[bold]one failing trace[/] {trace['trace_id']} ({trace['span_count']} spans, {trace['error_count']} errors):"
+    )
+    raised = [s for s in trace["spans"] if "exception.type" in s["attributes"]]
+    for span in raised[:1]:
+        attrs = span["attributes"]
+        out.print(
+            f"  span that raised: {span['service']} {span['operation']} [{span['kind']}]",
+            highlight=False,
+        )
+        out.print(
+            f"  exception: {attrs['exception.type']}: {attrs.get('exception.message', '')}",
+            highlight=False,
+            markup=False,
+        )
+        frames = [
+            ln
+            for ln in attrs.get("exception.stacktrace", "").splitlines()
+            if ln.strip().startswith("File ")
+        ]
+        if frames:
+            out.print(f"  raised at: {frames[-1].strip()}", highlight=False, markup=False)
+    for span in trace["spans"]:
+        for log in span["logs"]:
+            out.print(
+                f"  log [{log['service']}] {log['severity']}: {log['message'][:160]}",
+                highlight=False,
+                markup=False,
+            )
+
+
+def _next_steps(stack: Stack) -> None:
+    s = stack.settings
+    out.print(
+        "\n[bold]Next:[/] connect your agent (stdio MCP server):\n"
+        f"  claude mcp add --scope project obs -e VL_URL={s.vl_url} -e VM_URL={s.vm_url} "
+        f"-e VT_URL={s.vt_url} -- {sys.executable} -m obs_mcp\n"
+        f"  point your app at the collector: OTEL_EXPORTER_OTLP_ENDPOINT={s.otlp_http_url}\n"
+        "  read AGENTS.md for the loop and the tools; `obs-mcp demo up` starts the buggy shop again;\n"
+        "  `obs-mcp stack status` shows the stack, `obs-mcp stack down` stops it.",
+        highlight=False,
+    )
