@@ -183,17 +183,14 @@ def render(result: BaseModel) -> None:
                 markup=False,
             )
     elif isinstance(result, MetricsResult):
-        for s in result.series:
-            labels = ",".join(f"{k}={v}" for k, v in s.labels.items())
-            if s.values is None:
-                out.print(f"{{{labels}}} {s.value:g} @ {s.time}", highlight=False, markup=False)
+        for series in result.series:
+            labels = ",".join(f"{k}={v}" for k, v in series.labels.items())
+            if series.values is None:
+                line = f"{{{labels}}} {series.value:g} @ {series.time}"
             else:
-                last = s.values[-1] if s.values else None
-                out.print(
-                    f"{{{labels}}} {len(s.values)} points, last {last}",
-                    highlight=False,
-                    markup=False,
-                )
+                last = series.values[-1] if series.values else None
+                line = f"{{{labels}}} {len(series.values)} points, last {last}"
+            out.print(line, highlight=False, markup=False)
     for note in [getattr(result, "hint", None), *getattr(result, "warnings", [])]:
         if note:
             err.print(f"[yellow]note:[/] {note}", highlight=False)
