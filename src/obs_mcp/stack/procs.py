@@ -21,15 +21,14 @@ def pid_alive(pid: int, expect_in_cmdline: str | None = None) -> bool:
         return False
     except PermissionError:
         return expect_in_cmdline is None
-    if expect_in_cmdline is None:
-        return True
     try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return True  # no /proc: trust the pid
-    if raw == b"":
-        return False  # zombie
-    return expect_in_cmdline.encode() in raw
+    if stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X"):
+        return False  # exited, waiting to be reaped by its parent
+    return expect_in_cmdline is None or expect_in_cmdline.encode() in raw
 
 
 def terminate(pid: int, expect_in_cmdline: str | None, grace_seconds: float = 10.0) -> str:
