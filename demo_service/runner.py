@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +21,11 @@ from typing import Literal
 
 import httpx
 from pydantic import BaseModel
+
+from obs_mcp.stack import procs as proc_util
+
+# Every demo process runs `python -m demo_service.<name>`: how we recognise our pids.
+DEMO_CMDLINE_MARK = "demo_service."
 
 ServiceName = Literal["shop", "payments"]
 SERVICES: tuple[ServiceName, ...] = ("payments", "shop")  # start order: back end first
@@ -198,42 +201,12 @@ def _read_pid(path: Path) -> int | None:
         return None
 
 
-def _is_demo_process(pid: int) -> bool:
-    """Guard against a stale pid file pointing at an unrelated, reused pid."""
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if not cmdline.parent.exists():
-        return True  # no procfs (macOS): trust the pid file
-    try:
-        return b"demo_service." in cmdline.read_bytes()
-    except OSError:
-        return False
-
-
 def _alive(pid: int) -> bool:
+    """Running, not a zombie, and (per /proc) really one of ours, not a reused pid."""
     proc = _CHILDREN.get(pid)
     if proc is not None:
         return proc.poll() is None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    with contextlib.suppress(OSError, IndexError):
-        if stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
-            return False
-    return _is_demo_process(pid)
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
+    return proc_util.pid_alive(pid, DEMO_CMDLINE_MARK)
 
 
 def _healthy(url: str, timeout: float = 1.0) -> bool:
@@ -245,11 +218,7 @@ def _healthy(url: str, timeout: float = 1.0) -> bool:
 
 def log_tail(path: Path, lines: int = 40) -> str:
     """Last lines of a service log, for error messages."""
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:])
+    return proc_util.tail(path, lines)
 
 
 def start_demo(
@@ -278,7 +247,7 @@ def start_demo(
     if shop_port == payments_port:
         raise DemoError(f"shop and payments need different ports (both {shop_port})")
     for name, port in ports.items():
-        if not _port_free(host, port):
+        if not proc_util.port_is_free(host, port):
             raise DemoError(f"port {host}:{port} for {name} is already in use")
 
     payments_url = client_url(host, payments_port)
@@ -342,16 +311,7 @@ def start_demo(
 
 def _terminate(pid: int, timeout: float) -> None:
     """SIGTERM (uvicorn drains, the SDK flushes telemetry), SIGKILL if it lingers."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            break
-        time.sleep(0.05)
-    else:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    proc_util.terminate(pid, DEMO_CMDLINE_MARK, grace_seconds=timeout)
     proc = _CHILDREN.pop(pid, None)
     if proc is not None:
         with contextlib.suppress(subprocess.TimeoutExpired):
