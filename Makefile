@@ -16,6 +16,7 @@ help:
 	@echo "make stack-status  - show each component"
 	@echo "make stack-down    - stop the stack (data kept; obs-mcp stack down --wipe deletes it)"
 	@echo "make serve         - run the MCP server on stdio"
+	@echo "make bench         - benchmarks on an isolated stack -> docs/BENCHMARKS.md (BENCH_ARGS=--quick)"
 
 setup:
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -54,7 +55,7 @@ serve: setup
 	$(RUN) obs-mcp serve
 
 bench: setup
-	$(RUN) obs-mcp bench
+	$(RUN) python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv .pytest_cache .ruff_cache .mypy_cache

@@ -172,6 +172,13 @@ def service_env(
             "OTEL_METRIC_EXPORT_INTERVAL": "1000",
             "OTEL_BSP_SCHEDULE_DELAY": "200",
             "OTEL_BLRP_SCHEDULE_DELAY": "200",
+            # Collector restarts: the SDK retries an export with backoff 1, 2, 4, 8 s only
+            # while it fits in this timeout (default 10 s: ~7 s of outage), and the batch
+            # queues (default 2048) must hold what arrives meanwhile. Measured in
+            # tests/test_faults.py and docs/RELIABILITY.md: a 12 s outage loses nothing.
+            "OTEL_EXPORTER_OTLP_TIMEOUT": "30",
+            "OTEL_BSP_MAX_QUEUE_SIZE": "65536",
+            "OTEL_BLRP_MAX_QUEUE_SIZE": "65536",
             # Spans carry both old (http.status_code) and stable (http.response.status_code)
             # HTTP attribute names, so queries written against either convention work.
             "OTEL_SEMCONV_STABILITY_OPT_IN": "http/dup",

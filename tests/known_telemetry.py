@@ -2,17 +2,23 @@
 
 Every figure a contract test asserts is derived here from the emission plan, never from the
 stores. Span times are set explicitly (nanoseconds) so durations and percentiles are exact.
+Also: raw store reads (independent of the code under test) and an `obs-mcp serve` subprocess.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx2
 from opentelemetry import context as otel_context
@@ -20,6 +26,8 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import Span, Tracer
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from obs_mcp.stack.procs import free_port
+from obs_mcp.stack.runner import Stack
 from tests.otel_emit import Emitter, emitter
 from tests.waiting import wait_for
 
@@ -43,6 +51,17 @@ def logsql_count(base: str, query: str) -> int:
     return int(rows[0]["n"]) if rows else 0
 
 
+def top_span_services(vt_url: str, since: str, server_only: bool = False, n: int = 20) -> list[str]:
+    """The services a 'did you mean' hint may list: most spans in the last `since`."""
+    kinds = '"kind":in("2","5") ' if server_only else ""
+    rows = logsql(
+        vt_url,
+        f'_time:{since} {kinds}| stats by ("resource_attr:service.name") count() spans '
+        f"| sort by (spans desc) | limit {n}",
+    )
+    return [row["resource_attr:service.name"] for row in rows]
+
+
 def promql_instant(vm_url: str, query: str) -> list[dict[str, object]]:
     data = httpx2.get(f"{vm_url}/api/v1/query", params={"query": query}, timeout=10).json()
     result: list[dict[str, object]] = data["data"]["result"]
@@ -50,12 +69,18 @@ def promql_instant(vm_url: str, query: str) -> list[dict[str, object]]:
 
 
 def wait_for_count(base: str, query: str, expected: int, timeout: float = 45.0) -> None:
-    """Poll until exactly `expected` rows match (fails loudly on more, which means a bug)."""
+    """Poll until exactly `expected` rows match, both by `stats count()` and by reading the
+    rows (fails loudly on more, which means a bug). VictoriaLogs can show freshly ingested
+    rows to `stats` up to ~1 s before a plain query returns them, so both are checked."""
 
     def probe() -> bool:
-        got = logsql_count(base, query)
-        assert got <= expected, f"{query!r}: {got} rows, more than the {expected} emitted"
-        return got == expected
+        counted = logsql_count(base, query)
+        assert counted <= expected, f"{query!r}: {counted} rows, more than the {expected} emitted"
+        if counted != expected:
+            return False
+        read = len(logsql(base, query, limit=str(expected + 1)))
+        assert read <= expected, f"{query!r}: read {read} rows, more than {expected} emitted"
+        return read == expected
 
     wait_for(probe, timeout=timeout, interval=0.25)
 
@@ -75,9 +100,7 @@ def current(span: Span) -> Iterator[None]:
         yield
 
 
-def _child(
-    tracer: Tracer, name: str, parent: Span, kind: SpanKind, start_ns: int
-) -> Span:
+def _child(tracer: Tracer, name: str, parent: Span, kind: SpanKind, start_ns: int) -> Span:
     span = tracer.start_span(
         name, context=trace.set_span_in_context(parent), kind=kind, start_time=start_ns
     )
@@ -271,6 +294,7 @@ class BigTrace:
     root_span_id: str
     error_span_ids: list[str]
     log_count: int
+    must_keep: int  # root + error spans + all their ancestors
 
 
 def emit_big_trace(
@@ -288,6 +312,7 @@ def emit_big_trace(
     root.set_attribute("http.response.status_code", 500)
     spans: list[Span] = [root]
     errors: list[str] = []
+    error_indices: list[int] = []
     logs_left = log_count
     for index in range(1, span_count):
         parent = spans[(index - 1) // 3]  # each span has up to 3 children
@@ -305,6 +330,7 @@ def emit_big_trace(
             span.record_exception(RuntimeError(f"shard {index % 17} unavailable"))
             span.set_status(Status(StatusCode.ERROR, f"shard {index % 17} unavailable"))
             errors.append(hex_span(span))
+            error_indices.append(index)
         elif logs_left > 0 and index % max(1, span_count // max(1, log_count)) == 0:
             with current(span):
                 em.logger.info("step %d read %d rows", index, index * 3)
@@ -324,6 +350,11 @@ def emit_big_trace(
     em.flush()
     em.shutdown()
     logging.getLogger(f"obs-mcp-tests.{service}").handlers.clear()
+    keep = {0}
+    for index in error_indices:
+        while index not in keep:
+            keep.add(index)
+            index = (index - 1) // 3
     big = BigTrace(
         service=service,
         trace_id=hex_trace(root),
@@ -331,6 +362,7 @@ def emit_big_trace(
         root_span_id=hex_span(root),
         error_span_ids=[hex_span(root), *errors],
         log_count=log_count,
+        must_keep=len(keep),
     )
     return big
 
@@ -355,8 +387,14 @@ class Small:
         return round(self.errors / self.total, 6)
 
 
-def emit_small(otlp_http_url: str, total: int = 10, errors: int = 3, prefix: str = "tx") -> Small:
-    service = f"{prefix}-{uuid.uuid4().hex[:10]}"
+def emit_small(
+    otlp_http_url: str,
+    total: int = 10,
+    errors: int = 3,
+    prefix: str = "tx",
+    service: str | None = None,
+) -> Small:
+    service = service or f"{prefix}-{uuid.uuid4().hex[:10]}"
     em = emitter(otlp_http_url, service)
     base = time.time_ns() - 30_000 * MS
     error_trace = ""
@@ -374,5 +412,69 @@ def emit_small(otlp_http_url: str, total: int = 10, errors: int = 3, prefix: str
     return Small(service=service, total=total, errors=errors, error_trace_id=error_trace)
 
 
-def wait_for_small(small: Small, vt_url: str) -> None:
-    wait_for_count(vt_url, f'"resource_attr:service.name":="{small.service}"', small.total)
+def wait_for_small(small: Small, vt_url: str, vl_url: str) -> None:
+    wait_for_count(
+        vt_url, f'"resource_attr:service.name":={json.dumps(small.service)}', small.total
+    )
+    if small.errors:
+        wait_for_count(vl_url, f'"service.name":={json.dumps(small.service)}', small.errors)
+
+
+# ---- server subprocesses ----------------------------------------------------------------------
+
+OBS_MCP = str(Path(sys.executable).parent / "obs-mcp")
+TOKEN_ENV = "OBS_MCP_HTTP_TOKEN"
+
+
+def store_env(stack: Stack) -> dict[str, str]:
+    return stack.settings.store_env()
+
+
+def process_env(stack: Stack, **extra: str) -> dict[str, str]:
+    """A full environment for an HTTP server subprocess, never carrying a token by accident."""
+    env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
+    return {**env, **store_env(stack), **extra}
+
+
+def is_listening(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        socket.create_connection((host, port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
+
+
+@contextmanager
+def http_server(
+    stack: Stack,
+    transport: str,
+    log_dir: Path,
+    host: str = "127.0.0.1",
+    **extra_env: str,
+) -> Iterator[int]:
+    """`obs-mcp serve --transport ...` as a subprocess; yields its port; always killed."""
+    port = free_port("127.0.0.1")
+    log = (log_dir / f"serve-{transport}-{port}.log").open("wb")
+    argv = [OBS_MCP, "serve", "--transport", transport, "--host", host, "--port", str(port)]
+    proc = subprocess.Popen(
+        argv, env=process_env(stack, **extra_env), stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not is_listening(port):
+            if proc.poll() is not None:
+                raise AssertionError(
+                    f"{argv} exited with {proc.returncode}: {Path(log.name).read_text()[-2000:]}"
+                )
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{argv} did not listen within 30s")
+            time.sleep(0.1)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()

@@ -16,6 +16,7 @@ from mcp import Client
 from obs_mcp.server import mcp
 from obs_mcp.stack.procs import free_port
 from obs_mcp.stack.runner import Stack
+from tests.answers import full_answer
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
@@ -39,8 +40,7 @@ def _window(summary: WorkloadSummary) -> dict[str, str]:
 async def _call(client: Client, name: str, args: dict[str, Any]) -> dict[str, Any]:
     result = await client.call_tool(name, args)
     assert not result.is_error, result.content
-    assert result.structured_content is not None
-    return dict(result.structured_content)
+    return full_answer(name, result.structured_content)
 
 
 async def _run(stack: Stack, state_dir: Path, fix_bug: bool, seed: int) -> WorkloadSummary:

@@ -17,6 +17,7 @@ from mcp.types import CallToolResult, TextContent, Tool
 
 from obs_mcp.server import mcp
 from obs_mcp.stack.runner import Stack
+from tests.answers import full_answer
 from tests.known_telemetry import (
     BACK_OP,
     CLIENT_OP,
@@ -27,15 +28,22 @@ from tests.known_telemetry import (
     VALIDATE_OP,
     BigTrace,
     Shop,
+    Small,
     emit_big_trace,
     emit_shop,
+    emit_small,
+    top_span_services,
     wait_for_big_trace,
     wait_for_shop,
+    wait_for_small,
 )
 
 pytestmark = pytest.mark.stack
 
-TOOL_NAMES = {
+# The six tools of the original contract. The server may offer more (the working tree adds
+# compare_runs, top_errors, service_overview, stack_health); every tool, old or new, must be
+# read-only with an outputSchema, and the whole tools/list must stay within the token budget.
+CONTRACT_TOOLS = {
     "list_services",
     "error_rate",
     "search_traces",
@@ -52,7 +60,6 @@ REQUIRED_ARGS: dict[str, set[str]] = {
     "query_metrics": {"query"},
 }
 TOOLS_LIST_TOKEN_BUDGET = 4000
-TOOLS_LIST_REGRESSION_GUARD = 6000  # today's size is ~4.7k tokens; fail if it keeps growing
 ANSWER_TOKEN_BUDGET = 25_000  # Claude Code's default MAX_MCP_OUTPUT_TOKENS
 
 
@@ -90,8 +97,7 @@ async def call(tool: str, args: dict[str, Any]) -> CallToolResult:
 async def ok(tool: str, args: dict[str, Any]) -> dict[str, Any]:
     result = await call(tool, args)
     assert not result.is_error, text_of(result)
-    assert result.structured_content is not None
-    return result.structured_content
+    return full_answer(tool, result.structured_content)
 
 
 def text_of(result: CallToolResult) -> str:
@@ -101,6 +107,17 @@ def text_of(result: CallToolResult) -> str:
 def answer_chars(result: CallToolResult) -> tuple[int, int]:
     """(text block chars, compact structuredContent chars): what an agent may be shown."""
     return len(text_of(result)), len(json.dumps(result.structured_content))
+
+
+def assert_hint_names_top_services(
+    hint: str, shop: Shop, vt_url: str, since: str, server_only: bool
+) -> None:
+    """The hint lists the busiest services (top 20); ours are named when they are among them
+    (in a lone run they always are; a full session may have busier services)."""
+    top = top_span_services(vt_url, since, server_only=server_only)
+    assert top and top[0] in hint, (top, hint)
+    for service in (shop.front, shop.back):
+        assert (service in hint) == (service in top), (service, top, hint)
 
 
 async def list_tool_defs() -> list[Tool]:
@@ -117,8 +134,9 @@ def tool_defs_json(tools: list[Tool]) -> str:
 
 async def test_tools_list_contract() -> None:
     tools = await list_tool_defs()
-    assert {t.name for t in tools} == TOOL_NAMES
-    assert len(tools) == len(TOOL_NAMES)
+    names = [t.name for t in tools]
+    assert len(names) == len(set(names)), names
+    assert set(names) >= CONTRACT_TOOLS, names
     for tool in tools:
         assert tool.annotations is not None, tool.name
         assert tool.annotations.read_only_hint is True, tool.name
@@ -126,28 +144,22 @@ async def test_tools_list_contract() -> None:
         assert tool.output_schema, f"{tool.name} has no outputSchema"
         assert tool.output_schema.get("type") == "object", tool.name
         assert tool.input_schema.get("type") == "object", tool.name
-        assert set(tool.input_schema.get("required", [])) == REQUIRED_ARGS[tool.name], tool.name
         assert tool.description and len(tool.description) > 40, tool.name
     by_name = {t.name: t for t in tools}
+    for name, required in REQUIRED_ARGS.items():
+        assert set(by_name[name].input_schema.get("required", [])) == required, name
     props = by_name["correlate_trace"].input_schema["properties"]
     assert props["max_spans"]["maximum"] == 5000 and props["max_spans"]["minimum"] == 1
     assert by_name["search_traces"].input_schema["properties"]["limit"]["maximum"] == 200
     assert by_name["query_logs"].input_schema["properties"]["limit"]["maximum"] == 1000
 
-    chars = len(tool_defs_json(tools))
-    print(f"\ntools/list: {chars} chars ~ {approx_tokens(chars)} tokens (chars/4)")
-    assert approx_tokens(chars) < TOOLS_LIST_REGRESSION_GUARD
 
-
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "product: tools/list is ~18.8k chars (~4.7k tokens) > the 4000-token budget; the six "
-        "pydantic outputSchemas are ~11.6k chars of it (titles, anyOf-null, $defs)"
-    ),
-)
 async def test_tools_list_fits_token_budget() -> None:
-    chars = len(tool_defs_json(await list_tool_defs()))
+    tools = await list_tool_defs()
+    chars = len(tool_defs_json(tools))
+    print(
+        f"\ntools/list: {len(tools)} tools, {chars} chars ~ {approx_tokens(chars)} tokens (chars/4)"
+    )
     assert approx_tokens(chars) < TOOLS_LIST_TOKEN_BUDGET, f"{chars} chars"
 
 
@@ -189,15 +201,17 @@ async def test_error_rate_back_service_and_operation_filter(shop: Shop) -> None:
     assert [op["operation"] for op in back["operations"]] == [BACK_OP]  # CLIENT spans excluded
 
 
-async def test_error_rate_empty_window_hints(shop: Shop) -> None:
+async def test_error_rate_empty_window_hints(shop: Shop, native_stack: Stack) -> None:
     r = await ok("error_rate", {"service": shop.front, "start": "2020-01-01T00:00:00Z",
                                 "end": "2020-01-01T01:00:00Z"})  # fmt: skip
     assert (r["total"], r["errors"], r["error_rate"]) == (0, 0, 0.0)
     assert r["p50_ms"] is None and r["operations"] == []
     assert r["hint"] and shop.front in r["hint"]
     missing = await ok("error_rate", {"service": f"nope-{shop.run_id}", "since": "15m"})
-    assert missing["total"] == 0
-    assert shop.front in missing["hint"] and shop.back in missing["hint"]
+    assert missing["total"] == 0 and f"nope-{shop.run_id}" in missing["hint"]
+    assert_hint_names_top_services(
+        missing["hint"], shop, native_stack.settings.vt_url, "15m", server_only=True
+    )
 
 
 async def test_error_rate_bad_arguments_are_actionable() -> None:
@@ -233,9 +247,7 @@ async def test_search_traces_filters(shop: Shop) -> None:
     get = await ok("search_traces", {"service": shop.front, "operation": GET_OP, "limit": 200})
     assert get["returned"] == 120 and get["truncated"] is False
     assert all(t["root_operation"] == GET_OP and t["error_count"] == 0 for t in get["traces"])
-    slow = await ok(
-        "search_traces", {"service": shop.front, "min_duration": "50ms", "limit": 200}
-    )
+    slow = await ok("search_traces", {"service": shop.front, "min_duration": "50ms", "limit": 200})
     assert {t["trace_id"] for t in slow["traces"]} == set(shop.error_trace_ids)
     tagged = await ok(
         "search_traces",
@@ -252,17 +264,19 @@ async def test_search_traces_limit_truncates(shop: Shop) -> None:
     assert {t["trace_id"] for t in r["traces"]} <= set(shop.error_trace_ids)
 
 
-async def test_search_traces_unknown_service_names_existing_ones(shop: Shop) -> None:
+async def test_search_traces_unknown_service_names_existing_ones(
+    shop: Shop, native_stack: Stack
+) -> None:
     r = await ok("search_traces", {"service": f"nope-{shop.run_id}", "errors_only": True})
     assert r["returned"] == 0 and r["traces"] == [] and r["truncated"] is False
     assert r["hint"] and f"nope-{shop.run_id}" in r["hint"]
-    assert shop.front in r["hint"] and shop.back in r["hint"]
+    assert_hint_names_top_services(
+        r["hint"], shop, native_stack.settings.vt_url, "1h", server_only=False
+    )
 
 
 async def test_search_traces_no_errors_hint_lists_operations(shop: Shop) -> None:
-    r = await ok(
-        "search_traces", {"service": shop.front, "operation": GET_OP, "errors_only": True}
-    )
+    r = await ok("search_traces", {"service": shop.front, "operation": GET_OP, "errors_only": True})
     assert r["returned"] == 0
     assert r["hint"] and POST_OP in r["hint"] and GET_OP in r["hint"]
 
@@ -354,21 +368,9 @@ async def test_correlate_200_span_trace_fits_answer_budget(native_stack: Stack) 
     s = native_stack.settings
     big = emit_big_trace(s.otlp_http_url, span_count=200, error_every=50, log_count=50)
     wait_for_big_trace(big, s.vl_url, s.vt_url)
-    import os as _os
-    from tests.known_telemetry import logsql as _l
-    from tests.known_telemetry import logsql_count as _c
-    import time as _t
-    for _ in range(5):
-        print("DEBUG count", _c(s.vt_url, f'trace_id:="{big.trace_id}"'), len(_l(s.vt_url, f'trace_id:="{big.trace_id}"')), len(_l(s.vt_url, f'trace_id:="{big.trace_id}"', limit="20001")), len(_l(s.vt_url, f'"trace_id":="{big.trace_id}"')))
-        _t.sleep(1)
-    print("DEBUG env", _os.environ.get("VT_URL"), s.vt_url, len(_l(s.vt_url, f'trace_id:="{big.trace_id}"')))
     result = await call("correlate_trace", {"trace_id": big.trace_id})
-    print("DEBUG first", result.structured_content.get("found"))
-    result = await call("correlate_trace", {"trace_id": big.trace_id})
-    print("DEBUG second", result.structured_content.get("found"))
     assert not result.is_error, text_of(result)
-    r = result.structured_content
-    assert r is not None
+    r = full_answer("correlate_trace", result.structured_content)
     assert (r["span_count"], r["spans_returned"], r["spans_omitted"]) == (200, 200, 0), {
         k: v for k, v in r.items() if k != "spans"
     }
@@ -385,16 +387,21 @@ async def test_correlate_200_span_trace_fits_answer_budget(native_stack: Stack) 
     assert approx_tokens(json_chars) < ANSWER_TOKEN_BUDGET
 
 
-async def test_correlate_2000_span_trace_is_bounded(native_stack: Stack) -> None:
+@pytest.fixture(scope="module")
+def huge_trace(native_stack: Stack) -> BigTrace:
     s = native_stack.settings
-    big: BigTrace = emit_big_trace(
+    big = emit_big_trace(
         s.otlp_http_url, span_count=2000, error_every=200, log_count=100, prefix="huge"
     )
     wait_for_big_trace(big, s.vl_url, s.vt_url)
+    return big
+
+
+async def test_correlate_2000_span_trace_is_bounded(huge_trace: BigTrace) -> None:
+    big = huge_trace
     result = await call("correlate_trace", {"trace_id": big.trace_id, "max_spans": 200})
     assert not result.is_error, text_of(result)
-    r = result.structured_content
-    assert r is not None
+    r = full_answer("correlate_trace", result.structured_content)
     assert (r["span_count"], r["spans_returned"], r["spans_omitted"]) == (2000, 200, 1800)
     assert r["error_count"] == len(big.error_span_ids) == 10
     spans = {sp["span_id"]: sp for sp in r["spans"]}
@@ -413,7 +420,19 @@ async def test_correlate_2000_span_trace_is_bounded(native_stack: Stack) -> None
         f"~{approx_tokens(text_chars)} tokens; structured {json_chars} chars "
         f"~{approx_tokens(json_chars)} tokens"
     )
-    assert approx_tokens(text_chars) < ANSWER_TOKEN_BUDGET
+    small = await ok("correlate_trace", {"trace_id": big.trace_id, "max_spans": 20})
+    assert big.must_keep > 20  # so the cut is decided by the always-kept spans alone
+    assert small["spans_returned"] == big.must_keep
+    assert small["spans_omitted"] == 2000 - big.must_keep
+    assert set(big.error_span_ids) <= {sp["span_id"] for sp in small["spans"]}
+
+
+async def test_correlate_default_bounds_fit_answer_budget(huge_trace: BigTrace) -> None:
+    result = await call("correlate_trace", {"trace_id": huge_trace.trace_id})
+    assert not result.is_error, text_of(result)
+    text_chars, json_chars = answer_chars(result)
+    assert approx_tokens(text_chars) < ANSWER_TOKEN_BUDGET, text_chars
+    assert approx_tokens(json_chars) < ANSWER_TOKEN_BUDGET, json_chars
 
 
 # ---- query_logs -------------------------------------------------------------------------------
@@ -471,6 +490,31 @@ async def test_hostile_service_values_match_nothing(shop: Shop, hostile: str) ->
     assert rate["total"] == 0, value
     found = await ok("search_traces", {"service": value, "limit": 200})
     assert found["returned"] == 0, value
+
+
+@pytest.fixture(scope="module")
+def weird(native_stack: Stack) -> Small:
+    """A service whose name is full of LogsQL syntax: it must still be found exactly."""
+    s = native_stack.settings
+    name = f'we"ird\\ svc | stats {{x}}:* (ünï ✓) {uuid.uuid4().hex[:8]}'
+    known = emit_small(s.otlp_http_url, total=10, errors=3, service=name)
+    wait_for_small(known, s.vt_url, s.vl_url)
+    return known
+
+
+async def test_syntax_laden_service_name_round_trips(weird: Small) -> None:
+    logs = await ok("query_logs", {"service": weird.service, "since": "15m", "limit": 1000})
+    assert logs["returned"] == 3 and {r["service"] for r in logs["rows"]} == {weird.service}
+    rate = await ok("error_rate", {"service": weird.service, "since": "15m"})
+    assert (rate["total"], rate["errors"], rate["error_rate"]) == (10, 3, 0.3)
+    found = await ok("search_traces", {"service": weird.service, "errors_only": True})
+    assert found["returned"] == 3
+    assert all(t["services"] == [weird.service] for t in found["traces"])
+    listed = await ok("list_services", {"since": "15m"})
+    assert weird.service in {s["service"] for s in listed["services"]}
+    trace = await ok("correlate_trace", {"trace_id": weird.error_trace_id})
+    assert trace["services"] == [weird.service]
+    assert trace["red"][0]["service"] == weird.service and trace["red"][0]["requests"] == 10
 
 
 async def test_hostile_operation_and_tag_values_match_nothing(shop: Shop) -> None:

@@ -39,8 +39,8 @@ class Series(BaseModel):
     labels: dict[str, str]
     value: float | None = Field(default=None, description="instant query: the value")
     time: str | None = Field(default=None, description="instant query: the sample time")
-    values: list[tuple[str, float]] | None = Field(
-        default=None, description="range query: [time, value] points"
+    values: list[tuple[str, float | None]] | None = Field(
+        default=None, description="range query: [time, value] points (null: NaN/Inf)"
     )
 
 
@@ -56,8 +56,8 @@ class MetricsResult(Bounded):
 # ---- traces -----------------------------------------------------------------------------------
 class TraceSummary(BaseModel):
     trace_id: str
-    root_service: str | None
-    root_operation: str | None
+    root_service: str | None = None
+    root_operation: str | None = None
     start_time: str
     duration_ms: float
     span_count: int
@@ -80,17 +80,18 @@ class SpanLog(BaseModel):
 
 class SpanNode(BaseModel):
     span_id: str
-    parent_span_id: str | None
+    parent_span_id: str | None = None
     depth: int
-    service: str | None
+    service: str | None = None
     operation: str
     kind: str
     start_offset_ms: float
     duration_ms: float
     status: Literal["ok", "error"]
     status_message: str | None = None
-    attributes: dict[str, str] = Field(default_factory=dict)
-    logs: list[SpanLog] = Field(default_factory=list)
+    # Left out of the answer when empty: most spans of a big trace have neither.
+    attributes: dict[str, str] = Field(default_factory=dict, exclude_if=lambda v: not v)
+    logs: list[SpanLog] = Field(default_factory=list, exclude_if=lambda v: not v)
 
 
 class RedSnapshot(BaseModel):
@@ -100,7 +101,7 @@ class RedSnapshot(BaseModel):
     rate_per_s: float
     errors: int
     error_ratio: float
-    p95_ms: float | None
+    p95_ms: float | None = None
 
 
 class CorrelatedTrace(BaseModel):
@@ -131,9 +132,9 @@ class OperationRate(BaseModel):
     total: int
     errors: int
     error_rate: float
-    p50_ms: float | None
-    p95_ms: float | None
-    p99_ms: float | None
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
 
 
 class ErrorRateResult(BaseModel):
@@ -143,9 +144,9 @@ class ErrorRateResult(BaseModel):
     total: int
     errors: int
     error_rate: float
-    p50_ms: float | None
-    p95_ms: float | None
-    p99_ms: float | None
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
     operations: list[OperationRate]
     operations_returned: int
     operations_truncated: bool
@@ -167,3 +168,127 @@ class ServicesResult(Bounded):
     window: str
     services: list[ServiceSeen]
     warnings: list[str] = Field(default_factory=list)
+
+
+# ---- error signatures (top_errors) --------------------------------------------------------------
+class ErrorSignature(BaseModel):
+    service: str
+    operation: str
+    exception_type: str | None = None
+    message: str = Field(description="template: ids, numbers, quoted text masked")
+    count: int
+    first_seen: str
+    last_seen: str
+    sample_trace_id: str
+    sample_log: str | None = Field(default=None, description="an ERROR log of the sample trace")
+    code_location: str | None = Field(default=None, description="file:line in function")
+
+
+class TopErrorsResult(Bounded):
+    window: str
+    error_spans: int = Field(description="error spans grouped")
+    error_spans_capped: bool
+    signatures: list[ErrorSignature]
+    warnings: list[str] = Field(default_factory=list)
+
+
+# ---- compare_runs -------------------------------------------------------------------------------
+class SideStats(BaseModel):
+    requests: int
+    errors: int
+    error_rate: float
+    per_s: float | None = Field(default=None, description="throughput, requests/s")
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+
+
+class OperationCompare(BaseModel):
+    operation: str
+    baseline: SideStats
+    current: SideStats
+
+
+class SignatureChange(BaseModel):
+    signature: str = Field(description="operation | exception type: message template")
+    baseline: int
+    current: int
+
+
+class CompareResult(BaseModel):
+    service: str
+    verdict: Literal["improved", "regressed", "mixed", "unchanged", "insufficient_data"]
+    reasons: list[str] = Field(description="each significant change, or why none is")
+    thresholds: str
+    baseline_window: str
+    current_window: str
+    baseline: SideStats
+    current: SideStats
+    error_rate_change: float = Field(description="current - baseline (absolute)")
+    error_rate_z: float | None = Field(default=None, description="two-proportion z statistic")
+    p95_change_pct: float | None = None
+    operations: list[OperationCompare]
+    new_errors: list[SignatureChange]
+    gone_errors: list[SignatureChange]
+    changed_errors: list[SignatureChange]
+    hint: str | None = None
+
+
+# ---- service_overview ---------------------------------------------------------------------------
+class OperationRed(BaseModel):
+    operation: str
+    requests: int
+    per_s: float
+    errors: int
+    error_rate: float
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+
+
+class Neighbor(BaseModel):
+    service: str
+    calls: int = Field(description="parent->child span pairs in the sampled traces")
+    errors: int
+
+
+class ServiceOverview(BaseModel):
+    service: str
+    window: str
+    red: RedSnapshot
+    operations: list[OperationRed]
+    top_errors: list[ErrorSignature]
+    error_logs: list[LogRow] = Field(description="newest ERROR logs")
+    downstream: list[Neighbor] = Field(description="services it calls")
+    upstream: list[Neighbor] = Field(description="services calling it")
+    traces_sampled: int
+    metric_names: list[str] = Field(description="for query_metrics, label service_name")
+    hint: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
+# ---- stack_health -------------------------------------------------------------------------------
+class CollectorHealth(BaseModel):
+    url: str
+    up: bool
+    accepted: dict[str, int] = Field(description="receiver, per signal")
+    refused: dict[str, int]
+    sent: dict[str, int] = Field(description="exporters, per signal")
+    send_failed: dict[str, int]
+    queue_size: int | None = None
+
+
+class StoreHealth(BaseModel):
+    store: str
+    url: str
+    up: bool
+    newest: str | None = Field(default=None, description="newest item in the last 24h")
+    newest_for_service: str | None = None
+
+
+class StackHealth(BaseModel):
+    ok: bool
+    collector: CollectorHealth
+    stores: list[StoreHealth]
+    service: str | None = None
+    service_found: bool | None = None
+    hints: list[str]

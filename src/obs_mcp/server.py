@@ -5,31 +5,37 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
-from pydantic import Field
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field
 
-from obs_mcp.core import logs, metrics, red, services, traces
+from obs_mcp import guides
+from obs_mcp.core import compare, health, logs, metrics, overview, red, services, signatures, traces
 from obs_mcp.core.backends import Backends, open_backends
 from obs_mcp.errors import ObsError
 from obs_mcp.models import (
+    CompareResult,
     CorrelatedTrace,
     ErrorRateResult,
     LogsResult,
     MetricsResult,
+    ServiceOverview,
     ServicesResult,
+    StackHealth,
+    TopErrorsResult,
     TracesResult,
 )
+from obs_mcp.schema_slim import slim_tool_schemas
 
 log = logging.getLogger("obs_mcp.server")
-T = TypeVar("T")
 
 INSTRUCTIONS = """\
 Telemetry of the apps on this machine (OTel -> VictoriaLogs/Metrics/Traces). Work in numbers:
@@ -37,8 +43,9 @@ Telemetry of the apps on this machine (OTel -> VictoriaLogs/Metrics/Traces). Wor
 2. error_rate(service): exact error rate and p50/p95/p99 from ALL server spans, per operation.
 3. search_traces(service, errors_only=True): failing trace ids.
 4. correlate_trace(trace_id): span tree + the logs of each span + RED of each service, in one call.
-5. Fix the code, re-run the workload, then error_rate again over the new window
-   (start/end) and report before -> after figures, e.g. "error rate 18.7% -> 0%".
+5. Fix the code, re-run the workload, then compare_runs(service, baseline window or run id)
+   and report its verdict and before -> after figures, e.g. "error rate 18.7% -> 0%".
+service_overview / top_errors summarise a service; stack_health explains missing data.
 query_logs / query_metrics are for questions the above do not answer.
 Durations are ms, times RFC3339 UTC; `since` is relative (15m), explicit start/end win."""
 
@@ -72,21 +79,29 @@ def _backends(ctx: Context) -> Backends:
     return backends
 
 
-async def _answer(call: Awaitable[T], tool: str) -> T:
-    """Every failure reaches the agent as an actionable isError, never as a dead server."""
+async def _answer(call: Awaitable[BaseModel], tool: str) -> CallToolResult:
+    """Run one core call; every failure becomes an actionable isError, never a dead server.
+
+    The answer is built here rather than by the SDK so the text block is compact JSON
+    without nulls (the SDK pretty-prints with indent=2, which costs an agent ~30% more
+    tokens); structured content carries the same dict, validated against the model.
+    """
     try:
-        return await call
+        result = await call
     except ObsError as exc:
         raise ToolError(str(exc)) from exc
     except Exception as exc:
         log.exception("%s failed", tool)
         raise ToolError(f"internal error in {tool}: {type(exc).__name__}: {exc}") from exc
+    data = result.model_dump(mode="json", exclude_none=True)
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
 
 
 @mcp.tool(annotations=READ_ONLY)
 async def list_services(
     ctx: Context, since: Since = "1h", start: Start = None, end: End = None
-) -> ServicesResult:
+) -> Annotated[CallToolResult, ServicesResult]:
     """Every service seen in traces, logs and metrics, with the newest timestamp per signal.
     Call first: it gives the exact names other tools need and shows whether data arrives."""
     return await _answer(services.list_services(_backends(ctx), since, start, end), "list_services")
@@ -102,7 +117,7 @@ async def error_rate(
     operation: Annotated[
         str | None, Field(description="one span name, e.g. 'POST /api/checkout'")
     ] = None,
-) -> ErrorRateResult:
+) -> Annotated[CallToolResult, ErrorRateResult]:
     """Exact request count, errors, error rate and p50/p95/p99 (ms) of a service from ALL its
     server spans, per operation. Use it to measure a problem and to verify a fix (compare two
     windows). For individual failing requests use search_traces."""
@@ -125,7 +140,7 @@ async def search_traces(
     start: Start = None,
     end: End = None,
     limit: Annotated[int, Field(ge=1, le=200)] = 20,
-) -> TracesResult:
+) -> Annotated[CallToolResult, TracesResult]:
     """Find traces (newest first) that touched a service: summaries with root operation,
     duration, span and error counts. Returns trace ids for correlate_trace; use error_rate
     for rates, not counts of these."""
@@ -152,7 +167,7 @@ async def correlate_trace(
     trace_id: Annotated[str, Field(description="32 hex chars")],
     max_spans: Annotated[int, Field(ge=1, le=5000)] = 200,
     max_logs: Annotated[int, Field(ge=0, le=1000)] = 100,
-) -> CorrelatedTrace:
+) -> Annotated[CallToolResult, CorrelatedTrace]:
     """One trace in full: span tree (depth-first; status, exception, http/db attributes),
     each span's log lines nested under it, and RED of every service involved. The root and
     all error spans are always kept. The step after search_traces or a log's trace_id."""
@@ -170,7 +185,7 @@ async def query_logs(
     start: Start = None,
     end: End = None,
     limit: Annotated[int, Field(ge=1, le=1000)] = 50,
-) -> LogsResult:
+) -> Annotated[CallToolResult, LogsResult]:
     """Log lines (newest first) by LogsQL. Fields: _msg, severity_text, service.name,
     trace_id, span_id. For the logs of one trace, correlate_trace is better."""
     return await _answer(
@@ -188,12 +203,106 @@ async def query_metrics(
     start: Start = None,
     end: End = None,
     step: Annotated[str | None, Field(description="range step, e.g. 30s (auto if omitted)")] = None,
-) -> MetricsResult:
+) -> Annotated[CallToolResult, MetricsResult]:
     """PromQL over VictoriaMetrics: instant value now (no since/start) or a bounded range.
     For request error rates prefer error_rate (exact, from spans)."""
     return await _answer(
         metrics.query_metrics(_backends(ctx), query, since, start, end, step), "query_metrics"
     )
+
+
+At = Annotated[str | None, Field(description="RFC3339 or unix seconds")]
+RunId = Annotated[str | None, Field(description="span attribute run.id (window: last 24h)")]
+
+
+@mcp.tool(annotations=READ_ONLY)
+async def compare_runs(
+    ctx: Context,
+    service: ServiceName,
+    baseline_start: At = None,
+    baseline_end: At = None,
+    current_start: Annotated[str | None, Field(description="default baseline_end")] = None,
+    current_end: Annotated[str | None, Field(description="default now")] = None,
+    baseline_run: RunId = None,
+    current_run: RunId = None,
+    operation: Annotated[str | None, Field(description="one span name")] = None,
+) -> Annotated[CallToolResult, CompareResult]:
+    """Verify a fix in one call: baseline vs current window (or run.id) with requests, req/s,
+    error rate, p50/p95/p99 per operation, new/gone error signatures and a verdict that
+    only counts significant changes. Use instead of two error_rate calls."""
+    return await _answer(
+        compare.compare_runs(
+            _backends(ctx), service, baseline_start, baseline_end, current_start,
+            current_end, baseline_run, current_run, operation,
+        ),
+        "compare_runs",
+    )  # fmt: skip
+
+
+@mcp.tool(annotations=READ_ONLY)
+async def top_errors(
+    ctx: Context,
+    service: Annotated[str | None, Field(description="exact service.name; all if omitted")] = None,
+    since: Since = "15m",
+    start: Start = None,
+    end: End = None,
+    limit: Annotated[int, Field(ge=1, le=50)] = 10,
+) -> Annotated[CallToolResult, TopErrorsResult]:
+    """What fails: error spans grouped by operation + exception type + message template, with
+    count, first/last seen, sample trace_id and log line, code location. error_rate says how
+    often; correlate_trace(sample_trace_id) shows one in full."""
+    return await _answer(
+        signatures.top_errors(_backends(ctx), service, since, start, end, limit), "top_errors"
+    )
+
+
+@mcp.tool(annotations=READ_ONLY)
+async def service_overview(
+    ctx: Context, service: ServiceName, since: Since = "15m"
+) -> Annotated[CallToolResult, ServiceOverview]:
+    """One page on any service: RED per operation, top error signatures, newest ERROR logs,
+    services it calls and is called by, its metric names. Start here for an unfamiliar service."""
+    return await _answer(
+        overview.service_overview(_backends(ctx), service, since), "service_overview"
+    )
+
+
+@mcp.tool(annotations=READ_ONLY)
+async def stack_health(
+    ctx: Context,
+    service: Annotated[str | None, Field(description="also check this service's data")] = None,
+) -> Annotated[CallToolResult, StackHealth]:
+    """Why is there no data? Collector and stores up, what they accepted/sent, newest span/log/
+    metric (of a service too), and concrete fixes incl. close service names. Use when a tool
+    comes back empty."""
+    return await _answer(health.stack_health(_backends(ctx), service), "stack_health")
+
+
+@mcp.resource("obs://cheatsheet/logsql", mime_type="text/markdown")
+def logsql_cheatsheet() -> str:
+    """LogsQL syntax for query_logs and span rows."""
+    return guides.LOGSQL
+
+
+@mcp.resource("obs://cheatsheet/promql", mime_type="text/markdown")
+def promql_cheatsheet() -> str:
+    """MetricsQL/PromQL for query_metrics, with this stack's naming."""
+    return guides.PROMQL
+
+
+@mcp.resource("obs://cheatsheet/fields", mime_type="text/markdown")
+def fields_cheatsheet() -> str:
+    """Span, log and metric field names this stack produces."""
+    return guides.FIELDS
+
+
+@mcp.prompt()
+def investigate(service: str) -> str:
+    """Walk the measure -> find -> fix -> verify loop for one service."""
+    return guides.INVESTIGATE.format(service=service)
+
+
+slim_tool_schemas(mcp)  # after every tool is registered
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ import json
 import logging
 import re
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
 
@@ -28,7 +29,8 @@ class StoreClient:
     def __init__(self, config: StoreConfig, timeout_s: float, max_bytes: int) -> None:
         self.config = config
         self.name = config.name
-        self.url = config.url
+        self.url = display_url(config.url)  # shown in errors: never with user:password
+        self._secrets = secret_values(config)
         self.timeout_s = timeout_s
         self.max_bytes = max_bytes
         self._http = httpx2.AsyncClient(
@@ -41,8 +43,16 @@ class StoreClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    def _redact(self, text: str) -> str:
+        """Store answers may echo request headers (auth proxies do): never pass secrets on."""
+        for secret in self._secrets:
+            text = text.replace(secret, "<redacted>")
+        return text
+
     def _fail(self, problem: str) -> StoreError:
-        return StoreError(self.name, self.url, problem, START_HINTS.get(self.name, ""))
+        return StoreError(
+            self.name, self.url, self._redact(problem), START_HINTS.get(self.name, "")
+        )
 
     async def get_text(self, path: str, params: dict[str, Any] | list[tuple[str, Any]]) -> str:
         """GET (read-only by construction) and return the body, capped at max_bytes."""
@@ -69,7 +79,7 @@ class StoreClient:
         except httpx2.HTTPError as exc:
             raise self._fail(f"unreachable ({type(exc).__name__}: {exc})") from exc
         if response.status_code >= 400:
-            detail = clean_store_error(body)
+            detail = self._redact(clean_store_error(body))
             if response.status_code in (400, 422):
                 raise QueryRejected(
                     self.name, self.url, f"rejected the query: {detail}", "Fix the query syntax."
@@ -93,6 +103,25 @@ class StoreClient:
 
 
 _URL_IN_ERROR = re.compile(r"https?://\S+")
+
+
+def display_url(url: str) -> str:
+    """The URL without credentials (`http://user:pass@host` -> `http://***@host`)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
+
+def secret_values(config: StoreConfig) -> list[str]:
+    """Bearer token, header values and URL password: longest first, so none is half-masked."""
+    found = [value.get_secret_value() for value in config.headers.values()]
+    if config.bearer_token is not None:
+        found.append(config.bearer_token.get_secret_value())
+    password = urlsplit(config.url).password
+    if password:
+        found.append(password)
+    return sorted({value for value in found if len(value) >= 4}, key=len, reverse=True)
 
 
 def clean_store_error(body: str) -> str:

@@ -54,6 +54,14 @@ SPAN_ATTR_TWINS = {
     "http.target": "url.path",
 }
 
+# For spans that are neither the root nor in error only these keys are shown, briefly:
+# enough to tell what a span did, at a fraction of the tokens (a 200-span answer).
+SPAN_ATTR_BRIEF = (
+    "http.route", "http.response.status_code", "http.status_code", "db.system",
+    "db.query.text", "db.statement", "rpc.method", "messaging.destination.name",
+)  # fmt: skip
+BRIEF_VALUE_CHARS = 120
+
 MAX_VALUE_CHARS = 400
 MAX_MESSAGE_CHARS = 2000
 MAX_STACK_CHARS = 1500

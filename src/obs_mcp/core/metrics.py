@@ -23,9 +23,10 @@ def auto_step(seconds: float) -> float:
     return float(next((s for s in NICE_STEPS if s >= wanted), math.ceil(wanted)))
 
 
-def _num(raw: Any) -> float:
+def _num(raw: Any) -> float | None:
+    """JSON has no NaN/Inf: a non-finite sample (e.g. x/0) is reported as null."""
     value = float(raw)
-    return value if math.isfinite(value) else float("nan")
+    return value if math.isfinite(value) else None
 
 
 def _labels(metric: dict[str, str]) -> dict[str, str]:

@@ -9,11 +9,13 @@ from datetime import UTC, datetime, timedelta
 from obs_mcp.core.backends import Backends
 from obs_mcp.core.fanout import gather
 from obs_mcp.core.fields import (
+    BRIEF_VALUE_CHARS,
     KIND_NAMES,
     LOG_SERVICE,
     MAX_MESSAGE_CHARS,
     SERVICE,
     SPAN_ATTR,
+    SPAN_ATTR_BRIEF,
     SPAN_ATTR_NOISE,
     SPAN_ATTR_PREFIXES,
     SPAN_ATTR_TWINS,
@@ -192,7 +194,15 @@ async def _empty_hint(
 
 
 # ---- correlate_trace --------------------------------------------------------------------------
-def _span_attributes(row: dict[str, str]) -> dict[str, str]:
+def _span_attributes(row: dict[str, str], full: bool) -> dict[str, str]:
+    """Attributes that explain a span; brief (a few keys) unless it is the root or failed."""
+    if not full:
+        brief = {}
+        for name in SPAN_ATTR_BRIEF:
+            value = row.get(SPAN_ATTR + name)
+            if value and not (name == "http.status_code" and "http.response.status_code" in brief):
+                brief[name] = clip(value, BRIEF_VALUE_CHARS)
+        return brief
     attrs: dict[str, str] = {}
     for key, value in row.items():
         if key.startswith(SPAN_ATTR):
@@ -344,11 +354,13 @@ async def correlate_trace(
     for row in logs_chosen:
         log = _to_log(row)
         if log.span_id in shown_ids:
-            logs_by_span[log.span_id or ""].append(log)
+            # Nested under its span: the span_id would only repeat the parent's.
+            logs_by_span[log.span_id or ""].append(log.model_copy(update={"span_id": None}))
         else:
             result.orphan_logs.append(log)
     for row, depth in chosen:
         start_ns = int(row.get("start_time_unix_nano") or 0)
+        is_error = row.get("status_code") == STATUS_ERROR
         result.spans.append(
             SpanNode(
                 span_id=row["span_id"],
@@ -359,9 +371,9 @@ async def correlate_trace(
                 kind=KIND_NAMES.get(row.get("kind", "0"), row.get("kind", "")),
                 start_offset_ms=round((start_ns - t0) / 1e6, 3) if start_ns and t0 else 0.0,
                 duration_ms=round(int(row.get("duration") or 0) / 1e6, 3),
-                status="error" if row.get("status_code") == STATUS_ERROR else "ok",
+                status="error" if is_error else "ok",
                 status_message=row.get("status_message") or None,
-                attributes=_span_attributes(row),
+                attributes=_span_attributes(row, full=depth == 0 or is_error),
                 logs=logs_by_span.get(row["span_id"], []),
             )
         )

@@ -201,6 +201,8 @@ class Stack:
                     f"-storageDataPath={self.data_dir / 'victoriametrics'}",
                     "-retentionPeriod=30d",
                     "-opentelemetry.usePrometheusNaming=true",
+                    # Crash safety: a SIGKILL loses at most 1s of acknowledged data (default 5s).
+                    "-inmemoryDataFlushInterval=1s",
                     # Freshness: the 30s default hides the newest samples from instant queries.
                     "-search.latencyOffset=1s",
                 ],
@@ -218,6 +220,7 @@ class Stack:
                     f"-httpListenAddr={host}:{p.victorialogs}",
                     f"-storageDataPath={self.data_dir / 'victorialogs'}",
                     "-retentionPeriod=7d",
+                    "-inmemoryDataFlushInterval=1s",
                 ],
                 port=p.victorialogs,
                 health_url=f"{s.vl_url}/health",
@@ -239,6 +242,7 @@ class Stack:
                         "-retentionPeriod=7d",
                         "-search.latencyOffset=1s",
                         "-insert.indexFlushInterval=1s",
+                        "-inmemoryDataFlushInterval=1s",
                     ],
                     port=p.victoriatraces,
                     health_url=f"{s.vt_url}/health",
@@ -259,6 +263,7 @@ class Stack:
                         f"-storageDataPath={traces_dir}",
                         "-retentionPeriod=7d",
                         "-defaultMsgValue=-",
+                        "-inmemoryDataFlushInterval=1s",
                     ],
                     port=p.vt_backend,
                     health_url=f"{backend}/health",

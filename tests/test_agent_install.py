@@ -1,0 +1,653 @@
+"""`obs-mcp install` / `agent-env`: each client's format, edited in place, then read back by the
+real CLIs (Claude Code, Codex, OpenCode from npm) with temp homes; never the real home."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import tomllib
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from obs_mcp.agents import (
+    AgentConfigError,
+    ServerSpec,
+    claude_code_telemetry_env,
+    install,
+    replace_toml_table,
+    server_spec,
+)
+from obs_mcp.stack.runner import Stack, StackPorts, StackSettings
+from tests.waiting import wait_for
+
+OBS_MCP = [sys.executable, "-m", "obs_mcp.cli"]
+SPEC = ServerSpec("obs", "/opt/venv/bin/python", ("-m", "obs_mcp"), {"VL_URL": "http://vl:1"})
+SPEC2 = ServerSpec("obs", "/new/bin/python", ("-m", "obs_mcp"), {"VL_URL": "http://vl:2"})
+
+
+@pytest.fixture
+def homes(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A project dir and an env whose HOME / XDG / CODEX_HOME all point into tmp_path."""
+    project = tmp_path / "project"
+    project.mkdir()
+    env = {"HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    return project, env
+
+
+# ---- Claude Code (JSON, mcpServers) ------------------------------------------------------
+
+
+def test_claude_project_fresh_then_idempotent(homes: tuple[Path, dict[str, str]]) -> None:
+    project, env = homes
+    first = install("claude-code", "project", SPEC, cwd=project, env=env)
+    assert (first.action, first.written, first.path) == ("created", True, project / ".mcp.json")
+    doc = json.loads(first.path.read_text())
+    assert doc == {
+        "mcpServers": {
+            "obs": {
+                "type": "stdio",
+                "command": "/opt/venv/bin/python",
+                "args": ["-m", "obs_mcp"],
+                "env": {"VL_URL": "http://vl:1"},
+            }
+        }
+    }
+    before = first.path.read_bytes()
+    mtime = first.path.stat().st_mtime_ns
+    again = install("claude-code", "project", SPEC, cwd=project, env=env)
+    assert (again.action, again.written) == ("unchanged", False)
+    assert first.path.read_bytes() == before and first.path.stat().st_mtime_ns == mtime
+
+
+def test_claude_user_keeps_other_keys_and_updates_in_place(
+    homes: tuple[Path, dict[str, str]],
+) -> None:
+    project, env = homes
+    path = Path(env["HOME"]) / ".claude.json"
+    path.parent.mkdir(parents=True)
+    original = {
+        "userID": "abc",
+        "projects": {"/x": {"allowedTools": []}},
+        "mcpServers": {
+            "other": {"type": "stdio", "command": "other-server"},
+            "obs": {"type": "stdio", "command": "/old", "args": [], "env": {"MY_TOKEN": "t"}},
+        },
+    }
+    path.write_text(json.dumps(original, indent=2))
+    path.chmod(0o600)
+    result = install("claude-code", "user", SPEC, cwd=project, env=env)
+    assert (result.action, result.path) == ("updated", path)
+    doc = json.loads(path.read_text())
+    assert doc["userID"] == "abc" and doc["projects"] == original["projects"]
+    assert doc["mcpServers"]["other"] == original["mcpServers"]["other"]
+    assert list(doc["mcpServers"]) == ["other", "obs"]  # order kept: updated in place
+    assert doc["mcpServers"]["obs"]["command"] == "/opt/venv/bin/python"
+    assert doc["mcpServers"]["obs"]["env"] == {"MY_TOKEN": "t", "VL_URL": "http://vl:1"}
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_claude_config_dir_is_honoured(homes: tuple[Path, dict[str, str]]) -> None:
+    project, env = homes
+    env = {**env, "CLAUDE_CONFIG_DIR": str(project.parent / "ccdir")}
+    result = install("claude-code", "user", SPEC, cwd=project, env=env)
+    assert result.path == project.parent / "ccdir" / ".claude.json"
+
+
+def test_invalid_json_is_refused_untouched(homes: tuple[Path, dict[str, str]]) -> None:
+    project, env = homes
+    (project / ".mcp.json").write_text("{not json")
+    with pytest.raises(AgentConfigError, match="not plain JSON"):
+        install("claude-code", "project", SPEC, cwd=project, env=env)
+    assert (project / ".mcp.json").read_text() == "{not json"
+
+
+# ---- Codex (TOML, [mcp_servers.NAME]) ------------------------------------------------------
+
+CODEX_EXISTING = """\
+# my codex settings
+model = "gpt-5"  # keep this comment
+
+[mcp_servers.other]
+command = "other"
+args = ["--flag"]
+
+[mcp_servers.obs]
+command = "/old/python"
+args = ["-m", "obs_mcp"]
+startup_timeout_sec = 30
+
+[mcp_servers.obs.env]
+VL_URL = "http://old"
+MY_TOKEN = "t"
+
+# comment about profiles
+[profiles.fast]
+model = "gpt-5-mini"
+"""
+
+
+def test_codex_fresh_user_config_honours_codex_home(homes: tuple[Path, dict[str, str]]) -> None:
+    project, env = homes
+    env = {**env, "CODEX_HOME": str(project.parent / "codexhome")}
+    result = install("codex", "user", SPEC, cwd=project, env=env)
+    assert result.path == project.parent / "codexhome" / "config.toml"
+    assert result.path.read_text() == (
+        "[mcp_servers.obs]\n"
+        'command = "/opt/venv/bin/python"\n'
+        'args = ["-m", "obs_mcp"]\n'
+        "\n"
+        "[mcp_servers.obs.env]\n"
+        'VL_URL = "http://vl:1"\n'
+    )
+    assert install("codex", "user", SPEC, cwd=project, env=env).action == "unchanged"
+
+
+def test_codex_update_in_place_keeps_rest_of_text(homes: tuple[Path, dict[str, str]]) -> None:
+    project, env = homes
+    path = Path(env["HOME"]) / ".codex" / "config.toml"
+    path.parent.mkdir(parents=True)
+    path.write_text(CODEX_EXISTING)
+    result = install("codex", "user", SPEC2, cwd=project, env=env)
+    assert result.action == "updated"
+    text = path.read_text()
+    head, _, _tail = CODEX_EXISTING.partition("[mcp_servers.obs]")
+    assert text.startswith(head)  # comments, model, the other server: byte for byte
+    assert text.endswith('# comment about profiles\n[profiles.fast]\nmodel = "gpt-5-mini"\n')
+    doc = tomllib.loads(text)
+    assert doc["mcp_servers"]["other"] == {"command": "other", "args": ["--flag"]}
+    assert doc["mcp_servers"]["obs"] == {
+        "command": "/new/bin/python",
+        "args": ["-m", "obs_mcp"],
+        "startup_timeout_sec": 30,  # the user's extra key stays
+        "env": {"VL_URL": "http://vl:2", "MY_TOKEN": "t"},
+    }
+    assert text.count("[mcp_servers.obs]") == 1
+    again = install("codex", "user", SPEC2, cwd=project, env=env)
+    assert (again.action, path.read_text()) == ("unchanged", text)
+
+
+def test_codex_appends_after_existing_text(homes: tuple[Path, dict[str, str]]) -> None:
+    project, env = homes
+    path = project / ".codex" / "config.toml"
+    path.parent.mkdir()
+    path.write_text('model = "o3"  # no newline at end')
+    result = install("codex", "project", SPEC, cwd=project, env=env)
+    assert result.action == "added"
+    text = path.read_text()
+    assert text.startswith('model = "o3"  # no newline at end\n\n[mcp_servers.obs]\n')
+    assert tomllib.loads(text)["model"] == "o3"
+    assert any("trusted" in note for note in result.notes)  # Codex needs a trusted project
+
+
+def test_codex_trusted_project_has_no_note(homes: tuple[Path, dict[str, str]]) -> None:
+    project, env = homes
+    user = Path(env["HOME"]) / ".codex" / "config.toml"
+    user.parent.mkdir(parents=True)
+    user.write_text(f'[projects."{project}"]\ntrust_level = "trusted"\n')
+    assert install("codex", "project", SPEC, cwd=project, env=env).notes == []
+
+
+def test_codex_inline_definition_is_refused(homes: tuple[Path, dict[str, str]]) -> None:
+    project, env = homes
+    path = Path(env["HOME"]) / ".codex" / "config.toml"
+    path.parent.mkdir(parents=True)
+    original = 'mcp_servers = { obs = { command = "x" } }\n'
+    path.write_text(original)
+    with pytest.raises(AgentConfigError, match="by hand"):
+        install("codex", "user", SPEC, cwd=project, env=env)
+    assert path.read_text() == original
+
+
+def test_toml_quoted_header_is_found() -> None:
+    text = '[mcp_servers."my obs"]\ncommand = "a"\n\n[x]\ny = 1\n'
+    out = replace_toml_table(text, ("mcp_servers", "my obs"), '[mcp_servers."my obs"]\nz = 2\n')
+    assert tomllib.loads(out) == {"mcp_servers": {"my obs": {"z": 2}}, "x": {"y": 1}}
+
+
+# ---- OpenCode (JSON, mcp + environment) -----------------------------------------------------
+
+
+def test_opencode_project_fresh_and_user_xdg(homes: tuple[Path, dict[str, str]]) -> None:
+    project, env = homes
+    result = install("opencode", "project", SPEC, cwd=project, env=env)
+    assert result.path == project / "opencode.json"
+    doc = json.loads(result.path.read_text())
+    assert doc == {
+        "$schema": "https://opencode.ai/config.json",
+        "mcp": {
+            "obs": {
+                "type": "local",
+                "command": ["/opt/venv/bin/python", "-m", "obs_mcp"],
+                "environment": {"VL_URL": "http://vl:1"},
+                "enabled": True,
+            }
+        },
+    }
+    user = install("opencode", "user", SPEC, cwd=project, env=env)
+    assert user.path == Path(env["XDG_CONFIG_HOME"]) / "opencode" / "opencode.json"
+
+
+def test_opencode_edits_its_plain_jsonc_and_keeps_keys(homes: tuple[Path, dict[str, str]]) -> None:
+    """OpenCode creates ~/.config/opencode/opencode.jsonc itself; it wins over .json, so edit it."""
+    project, env = homes
+    directory = Path(env["XDG_CONFIG_HOME"]) / "opencode"
+    directory.mkdir(parents=True)
+    jsonc = directory / "opencode.jsonc"
+    jsonc.write_text(
+        '{\n    "theme": "dark",\n    "mcp": {"other": {"type": "remote", "url": "http://x"}}\n}\n'
+    )
+    result = install("opencode", "user", SPEC, cwd=project, env=env)
+    assert (result.path, result.action) == (jsonc, "added")
+    doc = json.loads(jsonc.read_text())
+    assert doc["theme"] == "dark" and doc["mcp"]["other"]["url"] == "http://x"
+    assert doc["mcp"]["obs"]["environment"] == {"VL_URL": "http://vl:1"}
+    assert jsonc.read_text().startswith('{\n    "theme"')  # the file's 4-space indent kept
+    assert install("opencode", "user", SPEC, cwd=project, env=env).action == "unchanged"
+
+
+def test_opencode_warns_when_commented_jsonc_shadows(homes: tuple[Path, dict[str, str]]) -> None:
+    project, env = homes
+    (project / "opencode.jsonc").write_text(
+        '{\n  // mine\n  "mcp": {"obs": {"type": "local",},},\n}'
+    )
+    result = install("opencode", "project", SPEC, cwd=project, env=env)
+    assert result.path == project / "opencode.json"
+    assert any("opencode.jsonc also defines mcp.obs" in note for note in result.notes)
+
+
+# ---- the CLI: --print writes nothing, output names the file ---------------------------------
+
+
+def _cli(
+    cwd: Path, env: dict[str, str], *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    real = {k: v for k, v in os.environ.items() if k not in ("CODEX_HOME", "CLAUDE_CONFIG_DIR")}
+    full = {**real, **env, "OBS_MCP_STATE_DIR": str(cwd.parent / "no-stack")}
+    return subprocess.run(
+        [*OBS_MCP, *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.mark.parametrize("client", ["claude-code", "codex", "opencode"])
+@pytest.mark.parametrize("scope", ["project", "user"])
+def test_print_writes_nothing(homes: tuple[Path, dict[str, str]], client: str, scope: str) -> None:
+    project, env = homes
+    before = sorted(p for p in project.parent.rglob("*"))
+    res = _cli(project, env, "install", client, "--scope", scope, "--print")
+    assert res.returncode == 0, res.stderr
+    assert sorted(p for p in project.parent.rglob("*")) == before
+    assert sys.executable in res.stdout and "obs_mcp" in res.stdout
+    assert "nothing written" in res.stderr
+    if client != "codex":
+        json.loads(res.stdout)  # the snippet alone on stdout, pasteable
+    else:
+        assert tomllib.loads(res.stdout)["mcp_servers"]["obs"]["args"] == ["-m", "obs_mcp"]
+
+
+def test_cli_reports_the_file_and_uses_stack_ports(homes: tuple[Path, dict[str, str]]) -> None:
+    project, env = homes
+    state = project.parent / "stack-state"
+    state.mkdir()
+    ports = StackPorts(victoriametrics=18428, victorialogs=19428, victoriatraces=20428)
+    (state / "stack.json").write_text(json.dumps({"ports": ports.__dict__, "processes": {}}))
+    args = ("install", "opencode", "--state-dir", str(state))
+    first = _cli(project, env, *args)
+    assert first.returncode == 0, first.stderr
+    assert f"created {project / 'opencode.json'}" in first.stdout
+    environment = json.loads((project / "opencode.json").read_text())["mcp"]["obs"]["environment"]
+    assert environment["VL_URL"] == "http://127.0.0.1:19428"
+    assert environment["VM_URL"] == "http://127.0.0.1:18428"
+    assert environment["VT_URL"] == "http://127.0.0.1:20428"
+    second = _cli(project, env, *args)
+    assert "already up to date" in second.stdout and "nothing written" in second.stdout
+
+
+def test_agent_env_outputs(homes: tuple[Path, dict[str, str]]) -> None:
+    project, env = homes
+    cc = _cli(project, env, "agent-env", "claude-code")
+    assert cc.returncode == 0
+    assert "export CLAUDE_CODE_ENABLE_TELEMETRY=1" in cc.stdout
+    assert "export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf" in cc.stdout
+    assert "export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318" in cc.stdout
+    settings = json.loads(_cli(project, env, "agent-env", "claude-code", "--settings").stdout)
+    assert settings["env"]["OTEL_LOGS_EXPORTER"] == "otlp"
+    codex = tomllib.loads(_cli(project, env, "agent-env", "codex").stdout)["otel"]
+    assert codex["exporter"] == {
+        "otlp-http": {"endpoint": "http://127.0.0.1:4318/v1/logs", "protocol": "binary"}
+    }
+    assert codex["metrics_exporter"]["otlp-http"]["endpoint"].endswith("/v1/metrics")
+    assert codex["trace_exporter"]["otlp-http"]["endpoint"].endswith("/v1/traces")
+
+
+# ---- the real clients, installed from npm -------------------------------------------------
+
+NPM_PACKAGES = ("@anthropic-ai/claude-code", "@openai/codex", "opencode-ai")
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+@pytest.fixture(scope="session")
+def agent_clis() -> Iterator[Path]:
+    """The three CLIs from the npm registry in one temp prefix; its node_modules/.bin."""
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm is not installed")
+    prefix = Path(tempfile.mkdtemp(prefix="obs-mcp-agent-clis-"))
+    res = subprocess.run(
+        [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", *NPM_PACKAGES],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert res.returncode == 0, f"npm install failed:\n{res.stdout}\n{res.stderr}"
+    try:
+        yield prefix / "node_modules" / ".bin"
+    finally:
+        shutil.rmtree(prefix, ignore_errors=True)
+
+
+def _agent_env(bin_dir: Path, home: Path, xdg: Path) -> dict[str, str]:
+    """No real home, no updater, no colour; PATH has the temp CLIs and node."""
+    return {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(xdg),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "XDG_STATE_HOME": str(home / ".local" / "state"),
+        "CI": "1",
+        "NO_COLOR": "1",
+        "TERM": "dumb",
+        "DISABLE_AUTOUPDATER": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "OPENCODE_DISABLE_AUTOUPDATE": "1",
+    }
+
+
+@pytest.fixture
+def agent_env(agent_clis: Path, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    project = tmp_path / "project"
+    project.mkdir()
+    (tmp_path / "home").mkdir()
+    return project, _agent_env(agent_clis, tmp_path / "home", tmp_path / "xdg")
+
+
+def _run(
+    cwd: Path, env: dict[str, str], *argv: str, timeout: float = 180, stdout_only: bool = False
+) -> str:
+    """Run a client CLI; its output without colour codes (stdout and stderr unless asked)."""
+    res = subprocess.run(
+        argv,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    out = ANSI.sub("", res.stdout + res.stderr)
+    assert res.returncode == 0, f"{argv} exited {res.returncode}:\n{out}"
+    return ANSI.sub("", res.stdout) if stdout_only else out
+
+
+def _install(cwd: Path, env: dict[str, str], *args: str) -> None:
+    res = subprocess.run(
+        [*OBS_MCP, "install", *args],
+        cwd=cwd,
+        env={**env, "OBS_MCP_STATE_DIR": str(cwd.parent / "no-stack")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 0, res.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scope", ["project", "user"])
+def test_claude_code_lists_server_connected(
+    agent_env: tuple[Path, dict[str, str]], scope: str
+) -> None:
+    project, env = agent_env
+    _install(project, env, "claude-code", "--scope", scope)
+    if scope == "project":  # what approving the .mcp.json server in `claude` records
+        state = Path(env["HOME"]) / ".claude.json"
+        doc = json.loads(state.read_text()) if state.exists() else {}
+        doc.setdefault("projects", {})[str(project)] = {
+            "hasTrustDialogAccepted": True,
+            "enabledMcpjsonServers": ["obs"],
+        }
+        state.write_text(json.dumps(doc))
+    out = _run(project, env, "claude", "mcp", "list")
+    assert re.search(rf"^obs: {re.escape(sys.executable)} -m obs_mcp - ✔ Connected$", out, re.M), (
+        out
+    )
+    got = _run(project, env, "claude", "mcp", "get", "obs")
+    assert "Status: ✔ Connected" in got
+    assert "VL_URL=http://127.0.0.1:" in got
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scope", ["project", "user"])
+def test_codex_lists_server(agent_env: tuple[Path, dict[str, str]], scope: str) -> None:
+    """`codex mcp list` does not connect (it shows config and `enabled`): assert what it reads."""
+    project, env = agent_env
+    if scope == "project":  # Codex reads .codex/config.toml only in a trusted project
+        user = Path(env["HOME"]) / ".codex" / "config.toml"
+        user.parent.mkdir(parents=True)
+        user.write_text(f'[projects."{project}"]\ntrust_level = "trusted"\n')
+    _install(project, env, "codex", "--scope", scope)
+    servers = json.loads(_run(project, env, "codex", "mcp", "list", "--json", stdout_only=True))
+    (obs,) = [s for s in servers if s["name"] == "obs"]
+    assert obs["enabled"] is True
+    assert obs["transport"]["type"] == "stdio"
+    assert obs["transport"]["command"] == sys.executable
+    assert obs["transport"]["args"] == ["-m", "obs_mcp"]
+    assert obs["transport"]["env"]["VL_URL"].startswith("http://127.0.0.1:")
+    table = _run(project, env, "codex", "mcp", "list")
+    assert re.search(
+        rf"^obs\s+{re.escape(sys.executable)}\s+-m obs_mcp\s.*\benabled\b", table, re.M
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scope", ["project", "user"])
+def test_opencode_lists_server_connected(
+    agent_env: tuple[Path, dict[str, str]], scope: str
+) -> None:
+    project, env = agent_env
+    _install(project, env, "opencode", "--scope", scope)
+    out = _run(project, env, "opencode", "mcp", "list")
+    assert re.search(r"✓ obs connected", out), out
+    assert f"{sys.executable} -m obs_mcp" in out
+
+
+@pytest.mark.slow
+def test_reinstall_keeps_servers_the_clients_added(agent_env: tuple[Path, dict[str, str]]) -> None:
+    """Entries written by the real CLIs survive our edit, and theirs still parse ours."""
+    project, env = agent_env
+    _run(project, env, "claude", "mcp", "add", "--scope", "user", "other", "--", "/bin/cat")
+    _run(project, env, "codex", "mcp", "add", "other", "--", "/bin/cat")
+    _install(project, env, "claude-code", "--scope", "user")
+    _install(project, env, "codex", "--scope", "user")
+    _install(project, env, "codex", "--scope", "user")
+    claude = _run(project, env, "claude", "mcp", "list")
+    assert "other: /bin/cat" in claude and re.search(r"^obs: .* ✔ Connected$", claude, re.M)
+    codex = _run(project, env, "codex", "mcp", "list")
+    assert re.search(r"^other\s+/bin/cat", codex, re.M) and re.search(r"^obs\s", codex, re.M)
+
+
+# ---- Claude Code's own telemetry in the stack (fake model API on loopback) --------------------
+
+
+def _sse(events: list[dict[str, Any]]) -> bytes:
+    return b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
+
+
+def _reply(
+    model: str, blocks: list[dict[str, Any]], deltas: list[dict[str, Any]], stop: str
+) -> bytes:
+    start = {
+        "type": "message_start",
+        "message": {
+            "id": "msg_obs",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": 12, "output_tokens": 1},
+        },
+    }
+    events = [start]
+    for i, (block, delta) in enumerate(zip(blocks, deltas, strict=True)):
+        events.append({"type": "content_block_start", "index": i, "content_block": block})
+        events.append({"type": "content_block_delta", "index": i, "delta": delta})
+        events.append({"type": "content_block_stop", "index": i})
+    events.append(
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": stop, "stop_sequence": None},
+            "usage": {"output_tokens": 5},
+        }
+    )
+    events.append({"type": "message_stop"})
+    return _sse(events)
+
+
+class FakeAnthropic(BaseHTTPRequestHandler):
+    """Messages API stand-in: first asks for the obs list_services tool, then answers in text."""
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
+        model = body.get("model", "claude-sonnet-4-5")
+        last = (body.get("messages") or [{}])[-1].get("content")
+        has_result = isinstance(last, list) and any(
+            isinstance(b, dict) and b.get("type") == "tool_result" for b in last
+        )
+        tools = {t.get("name") for t in body.get("tools") or []}
+        if "mcp__obs__list_services" in tools and not has_result:
+            data = _reply(
+                model,
+                [
+                    {
+                        "type": "tool_use",
+                        "id": "toolu_obs1",
+                        "name": "mcp__obs__list_services",
+                        "input": {},
+                    }
+                ],
+                [{"type": "input_json_delta", "partial_json": '{"since": "1h"}'}],
+                "tool_use",
+            )
+        else:
+            data = _reply(
+                model,
+                [{"type": "text", "text": ""}],
+                [{"type": "text_delta", "text": "done"}],
+                "end_turn",
+            )
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self.send_response(404)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.slow
+@pytest.mark.stack
+def test_claude_code_telemetry_reaches_stack(
+    agent_env: tuple[Path, dict[str, str]], native_stack: Stack
+) -> None:
+    """Real Claude Code, its model API faked on loopback, calls our MCP tool; its token metric
+    and tool events land in the stack under the names AGENTS.md documents."""
+    project, env = agent_env
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeAnthropic)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings: StackSettings = native_stack.settings
+    try:
+        _install(
+            project,
+            {**env, "OBS_MCP_STATE_DIR": str(settings.state_dir)},
+            "claude-code",
+            "--scope",
+            "user",
+        )
+        spec = server_spec("obs", settings)
+        run_env = {
+            **env,
+            **claude_code_telemetry_env(settings),
+            "OTEL_METRIC_EXPORT_INTERVAL": "1000",
+            "OTEL_LOGS_EXPORT_INTERVAL": "500",
+            "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{server.server_port}",
+            "ANTHROPIC_API_KEY": "sk-ant-test-not-a-key",
+        }
+        assert spec.env["VL_URL"] == settings.vl_url
+        out = _run(
+            project,
+            run_env,
+            "claude",
+            "-p",
+            "which services exist?",
+            "--model",
+            "claude-sonnet-4-5",
+            "--allowedTools",
+            "mcp__obs__list_services",
+        )
+        assert "done" in out
+    finally:
+        server.shutdown()
+
+    def metric(query: str) -> list[dict[str, Any]] | None:
+        res = httpx2.get(f"{settings.vm_url}/api/v1/query", params={"query": query}).json()
+        return res["data"]["result"] or None
+
+    def tokens() -> dict[str, float] | None:
+        rows = metric("sum by (type) (claude_code_token_usage_tokens_total)") or []
+        by_type = {r["metric"]["type"]: float(r["value"][1]) for r in rows}
+        # two API calls of 12 in / 5 out each; cumulative, so wait for the later export
+        return by_type if by_type.get("input", 0) >= 24 else None
+
+    by_type = wait_for(tokens, timeout=30)
+    assert by_type["output"] >= 10 and {"cacheRead", "cacheCreation"} <= set(by_type)
+    assert wait_for(lambda: metric('claude_code_cost_usage_USD_total{service_name="claude-code"}'))
+
+    def events(query: str) -> list[dict[str, Any]] | None:
+        text = httpx2.get(
+            f"{settings.vl_url}/select/logsql/query", params={"query": query, "limit": "50"}
+        ).text
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        return rows or None
+
+    decision = wait_for(lambda: events('service.name:="claude-code" event.name:=tool_decision'))
+    mcp_call = {"mcp_server_name": "obs", "mcp_tool_name": "list_services"}
+    assert decision[0]["tool_name"] == "mcp_tool"  # MCP tools are named in tool_parameters
+    assert json.loads(decision[0]["tool_parameters"]) == mcp_call
+    assert (decision[0]["decision"], decision[0]["source"]) == ("accept", "config")
+    result = wait_for(lambda: events('service.name:="claude-code" event.name:=tool_result'))
+    assert json.loads(result[0]["tool_parameters"]) == mcp_call
+    assert result[0]["success"] == "true"  # our server answered Claude Code's tool call
+    per_tool = wait_for(
+        lambda: events(
+            'service.name:="claude-code" event.name:=tool_result '
+            "| unpack_json from tool_parameters | stats by (mcp_tool_name) count() calls"
+        )
+    )
+    assert per_tool == [{"mcp_tool_name": "list_services", "calls": "1"}]
+    assert wait_for(lambda: events('service.name:="claude-code" event.name:=api_request'))

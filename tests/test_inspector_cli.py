@@ -1,0 +1,211 @@
+"""The server driven by a real third-party client: the MCP Inspector CLI (npx, pinned).
+
+Facts checked against @modelcontextprotocol/inspector 2.12.0: the server command comes after
+`--cli`; the store env must be passed with `-e KEY=VALUE` (a stdio server does not inherit the
+Inspector's own environment); `--format json` prints one `{"result": ...}` object; exit code 5
+when the tool result has isError.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from obs_mcp.stack.runner import Stack
+from tests.known_telemetry import Small, emit_small, http_server, wait_for_small
+
+pytestmark = [
+    pytest.mark.stack,
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("npx") is None, reason="npx (Node.js) is not installed"),
+]
+
+INSPECTOR = ["npx", "-y", "@modelcontextprotocol/inspector@2.12.0", "--cli"]
+NPX_TIMEOUT_S = 300  # the first run downloads the package
+REPO = Path(__file__).resolve().parent.parent
+SIX_TOOLS = {
+    "list_services",
+    "error_rate",
+    "search_traces",
+    "correlate_trace",
+    "query_logs",
+    "query_metrics",
+}
+
+
+@pytest.fixture(scope="module")
+def small(native_stack: Stack) -> Small:
+    s = native_stack.settings
+    known = emit_small(s.otlp_http_url, total=10, errors=3, prefix="insp")
+    wait_for_small(known, s.vt_url, s.vl_url)
+    return known
+
+
+def env_flags(stack: Stack) -> list[str]:
+    flags: list[str] = []
+    for key, value in stack.settings.store_env().items():
+        flags += ["-e", f"{key}={value}"]
+    return flags
+
+
+def inspector(
+    target: list[str], *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    argv = [*INSPECTOR, *target, *args]
+    # npm prints engine warnings on Node < 22; they go to stderr and do not matter here
+    return subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=NPX_TIMEOUT_S,
+        cwd=REPO,
+        env=env or {**os.environ, "NO_COLOR": "1"},
+        check=False,
+    )
+
+
+def stdio_target(stack: Stack) -> list[str]:
+    return [*env_flags(stack), sys.executable, "-m", "obs_mcp"]
+
+
+def result_of(run: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    try:
+        payload = json.loads(run.stdout)
+    except ValueError as exc:
+        raise AssertionError(
+            f"not JSON (rc={run.returncode}): {run.stdout!r} {run.stderr}"
+        ) from exc
+    assert "result" in payload, payload
+    result: dict[str, Any] = payload["result"]
+    return result
+
+
+def test_tools_list(native_stack: Stack) -> None:
+    run = inspector(stdio_target(native_stack), "--method", "tools/list", "--format", "json")
+    assert run.returncode == 0, run.stderr
+    tools = result_of(run)["tools"]
+    assert {t["name"] for t in tools} >= SIX_TOOLS
+    for tool in tools:
+        assert tool["annotations"]["readOnlyHint"] is True, tool["name"]
+        assert tool["outputSchema"]["type"] == "object", tool["name"]
+        assert tool["inputSchema"]["type"] == "object", tool["name"]
+
+
+def test_tools_list_strict_schema_portability(native_stack: Stack) -> None:
+    """--strict exits 6 on an error-severity tool-schema portability problem."""
+    run = inspector(
+        stdio_target(native_stack), "--method", "tools/list", "--strict", "--format", "json"
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+
+
+def test_error_rate_exact_figures(native_stack: Stack, small: Small) -> None:
+    args = json.dumps({"service": small.service, "since": "15m"})
+    run = inspector(
+        stdio_target(native_stack),
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "error_rate",
+        "--tool-args-json",
+        args,
+        "--format",
+        "json",
+    )
+    assert run.returncode == 0, run.stderr
+    result = result_of(run)
+    assert result["isError"] is False
+    figures = result["structuredContent"]
+    assert (figures["total"], figures["errors"], figures["error_rate"]) == (10, 3, 0.3)
+    assert figures["service"] == small.service
+    text = json.loads(result["content"][0]["text"])  # the text block carries the same JSON
+    assert (text["total"], text["errors"]) == (10, 3)
+
+
+def test_correlate_trace_with_key_value_args(native_stack: Stack, small: Small) -> None:
+    run = inspector(
+        stdio_target(native_stack),
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "correlate_trace",
+        "--tool-arg",
+        f"trace_id={small.error_trace_id}",
+        "--format",
+        "json",
+    )
+    assert run.returncode == 0, run.stderr
+    trace = result_of(run)["structuredContent"]
+    assert trace["found"] is True and trace["error_count"] == 1
+    assert trace["spans"][0]["logs"][0]["severity"] == "ERROR"
+
+
+def test_is_error_exits_5(native_stack: Stack) -> None:
+    run = inspector(
+        stdio_target(native_stack),
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "correlate_trace",
+        "--tool-args-json",
+        '{"trace_id": "xyz"}',
+        "--format",
+        "json",
+    )
+    assert run.returncode == 5, (run.stdout, run.stderr)
+    result = result_of(run)
+    assert result["isError"] is True
+    assert "32 hex" in result["content"][0]["text"]
+
+
+def test_process_env_is_not_forwarded_to_stdio_server(native_stack: Stack, small: Small) -> None:
+    """Without -e, the server does not see the Inspector's environment: it falls back to the
+    default store URLs, so the figures of this isolated test stack are not found."""
+    args = json.dumps({"service": small.service, "since": "15m"})
+    env = {**os.environ, **native_stack.settings.store_env(), "NO_COLOR": "1"}
+    run = inspector(
+        [sys.executable, "-m", "obs_mcp"],
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "error_rate",
+        "--tool-args-json",
+        args,
+        "--format",
+        "json",
+        env=env,
+    )
+    if run.returncode == 5:  # nothing listens on the default ports: a store error
+        assert "Is the stack running?" in result_of(run)["content"][0]["text"]
+    else:  # another stack listens on the default ports: it has never seen this service
+        assert run.returncode == 0, run.stderr
+        assert result_of(run)["structuredContent"]["total"] == 0
+
+
+def test_streamable_http_target(native_stack: Stack, small: Small, tmp_path: Path) -> None:
+    with http_server(native_stack, "streamable-http", tmp_path) as port:
+        url = f"http://127.0.0.1:{port}/mcp"
+        listed = inspector([url], "--method", "tools/list", "--format", "json")
+        assert listed.returncode == 0, listed.stderr
+        assert {t["name"] for t in result_of(listed)["tools"]} >= SIX_TOOLS
+        args = json.dumps({"service": small.service, "since": "15m"})
+        called = inspector(
+            [url],
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "error_rate",
+            "--tool-args-json",
+            args,
+            "--format",
+            "json",
+        )
+        assert called.returncode == 0, called.stderr
+        assert result_of(called)["structuredContent"]["errors"] == 3
