@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from obs_mcp.cli.console import make_console
+from obs_mcp.cli.query_cmd import execute
 from obs_mcp.core import compare, health, overview, signatures
 from obs_mcp.core.backends import Backends, open_backends
 from obs_mcp.errors import ObsError
@@ -80,21 +81,7 @@ def run(args: argparse.Namespace) -> int:
     call = _call(args)
     if args.command == "overview" and args.watch and not args.json:
         return _watch(call)
-
-    async def go() -> BaseModel:
-        async with open_backends() as backends:
-            return await call(backends)
-
-    try:
-        result = anyio.run(go)
-    except ObsError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
-        return 1
-    if args.json:
-        print(result.model_dump_json(indent=2))
-    else:
-        out.print(render(result))
-    return 0
+    return execute(call, args.json, lambda result: out.print(render(result)))
 
 
 def _watch(call: Callable[[Backends], Awaitable[BaseModel]]) -> int:

@@ -100,7 +100,15 @@ def _call(args: argparse.Namespace) -> Callable[[Backends], Awaitable[BaseModel]
 
 
 def run(args: argparse.Namespace) -> int:
-    call = _call(args)
+    return execute(_call(args), args.json, render)
+
+
+def execute(
+    call: Callable[[Backends], Awaitable[BaseModel]],
+    as_json: bool,
+    show: Callable[[BaseModel], None],
+) -> int:
+    """Run one core call against the stores; print its JSON or its human rendering."""
 
     async def go() -> BaseModel:
         async with open_backends() as backends:
@@ -111,10 +119,10 @@ def run(args: argparse.Namespace) -> int:
     except ObsError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         return 1
-    if args.json:
+    if as_json:
         print(result.model_dump_json(indent=2))
     else:
-        render(result)
+        show(result)
     return 0
 
 
