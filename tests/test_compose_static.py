@@ -410,3 +410,52 @@ def test_docker_compose_config_validates(versions: dict[str, str]) -> None:
     )
     assert result.returncode == 0, f"docker compose config failed:\n{result.stderr}"
     assert "variable is not set" not in result.stderr, result.stderr
+
+
+@pytest.fixture(scope="module")
+def compose_go_loader(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build tests/compose_check (compose-go, the loader inside `docker compose`)."""
+    out = tmp_path_factory.mktemp("composecheck") / "composecheck"
+    env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-mod=mod")
+    subprocess.run(
+        ["go", "build", "-o", str(out), "."],
+        cwd=ROOT / "tests" / "compose_check",
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return out
+
+
+def test_compose_file_loads_with_compose_go(
+    compose_go_loader: Path, versions: dict[str, str]
+) -> None:
+    """Docker's own loader accepts the file with every profile on, images resolved from .env."""
+    env = {k: v for k, v in os.environ.items() if k not in versions}
+    loaded = subprocess.run(
+        [str(compose_go_loader), str(COMPOSE_FILE), str(COMPOSE_FILE.parent)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    project = yaml.safe_load(loaded.stdout)
+    images = {name: svc.get("image") for name, svc in project["services"].items()}
+    assert (
+        images["victoriametrics"]
+        == f"victoriametrics/victoria-metrics:{versions['VICTORIAMETRICS_VERSION']}"
+    )
+    assert (
+        images["victorialogs"]
+        == f"victoriametrics/victoria-logs:{versions['VICTORIALOGS_VERSION']}"
+    )
+    assert (
+        images["victoriatraces"]
+        == f"victoriametrics/victoria-traces:{versions['VICTORIATRACES_VERSION']}"
+    )
+    assert images["otel-collector"] == f"otel/opentelemetry-collector:{versions['OTELCOL_VERSION']}"
+    for name, svc in project["services"].items():
+        for port in svc.get("ports", []):
+            assert port.get("host_ip") == "127.0.0.1", (name, port)
