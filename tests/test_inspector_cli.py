@@ -209,3 +209,21 @@ def test_streamable_http_target(native_stack: Stack, small: Small, tmp_path: Pat
         )
         assert called.returncode == 0, called.stderr
         assert result_of(called)["structuredContent"]["errors"] == 3
+
+
+def test_mcp_dev_server_command_serves_tools(native_stack: Stack) -> None:
+    """`mcp dev src/obs_mcp/server.py` hands the Inspector `uv run --with mcp==X mcp run FILE`;
+    that exact command, driven by the Inspector CLI, must serve the tools."""
+    from mcp.cli.cli import _build_uv_command
+
+    command = _build_uv_command("src/obs_mcp/server.py")
+    assert command[:2] == ["uv", "run"] and command[-3:] == ["mcp", "run", "src/obs_mcp/server.py"]
+    venv_bin = str(Path(sys.executable).parent)  # uv is a dev dependency
+    env = {**os.environ, "NO_COLOR": "1", "PATH": f"{venv_bin}{os.pathsep}{os.environ['PATH']}"}
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    run = inspector(
+        [*env_flags(native_stack), *command], "--method", "tools/list", "--format", "json", env=env
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    names = {tool["name"] for tool in result_of(run)["tools"]}
+    assert names >= SIX_TOOLS

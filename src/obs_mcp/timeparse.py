@@ -35,6 +35,8 @@ def parse_instant(text: str | float | int, what: str) -> datetime:
     """RFC3339 (naive means UTC) or unix seconds/milliseconds -> aware UTC datetime."""
     if isinstance(text, int | float) or re.fullmatch(r"\s*\d+(\.\d+)?\s*", str(text)):
         value = float(text)
+        if not value < 1e20:  # beyond nanoseconds (or inf/nan): the loop below never ends
+            raise InvalidArgument(f"{what}={str(text)[:40]!r} is not a usable unix time")
         if value > 1e11:  # milliseconds (or finer): scale down to seconds
             while value > 1e11:
                 value /= 1000

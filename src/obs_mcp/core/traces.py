@@ -71,6 +71,8 @@ def _span_filter(
             raise InvalidArgument(f"at most {MAX_TAGS} tags")
         for key, value in tags.items():
             check_name(key, "tag name")
+            if "*" in key:  # LogsQL reads `*` in a field name as a wildcard, even quoted
+                raise InvalidArgument(f"tag name {key[:80]!r}: '*' is not allowed; use exact names")
             field = key if key.startswith(("resource_attr:", "span_attr:")) else SPAN_ATTR + key
             parts.append(logsql_exact(field, str(value)))
     return " ".join(parts)
