@@ -49,7 +49,13 @@ def run(args: argparse.Namespace) -> int:
         _say("== stack: install what is missing, start, wait for health")
         stack.up(report=_say)
         if args.action == "up":
-            procs = demo.start_demo(state_dir, stack.settings.otlp_http_url, fix_bug=args.fix_bug)
+            procs = demo.start_demo(
+                state_dir,
+                stack.settings.otlp_http_url,
+                shop_port=args.shop_port,
+                payments_port=args.payments_port,
+                fix_bug=args.fix_bug,
+            )
             _say(
                 f"demo shop at {procs.shop_url} (payments behind it); `obs-mcp demo down` stops it"
             )
@@ -93,7 +99,13 @@ async def _measure(client: Client, summary: WorkloadSummary) -> dict[str, Any]:
 
 async def _workload(stack: Stack, args: argparse.Namespace, fix_bug: bool) -> WorkloadSummary:
     demo.stop_demo(stack.state_dir)
-    procs = demo.start_demo(stack.state_dir, stack.settings.otlp_http_url, fix_bug=fix_bug)
+    procs = demo.start_demo(
+        stack.state_dir,
+        stack.settings.otlp_http_url,
+        shop_port=args.shop_port,
+        payments_port=args.payments_port,
+        fix_bug=fix_bug,
+    )
     label = "with the fix" if fix_bug else "as shipped (buggy)"
     _say(f"== workload: {args.requests} requests, concurrency {args.concurrency}, {label}")
     summary = await run_workload(
@@ -178,6 +190,18 @@ async def _loop(stack: Stack, args: argparse.Namespace) -> int:
             rate_after["errors"] == after.errors == 0
             and rate_after["total"] == after.total_requests
         )
+        verdict = await _tool(
+            client,
+            "compare_runs",
+            {"service": FRONT, "baseline_run": before.run_id, "current_run": after.run_id},
+        )
+        out.print(f"compare_runs (by run id): [bold]{verdict['verdict']}[/]", highlight=False)
+        for reason in verdict["reasons"]:
+            out.print(f"  - {reason}", highlight=False, markup=False)
+        for gone in verdict.get("gone_errors", [])[:3]:
+            line = f"  gone: {gone['signature']} ({gone['baseline']} -> 0)"
+            out.print(line, highlight=False, markup=False)
+        ok &= verdict["verdict"] in ("improved", "mixed")
     demo.stop_demo(stack.state_dir)
     _next_steps(stack)
     if not ok:
@@ -189,7 +213,8 @@ def _print_trace(trace: dict[str, Any]) -> None:
     out.print(
         f"\n[bold]one failing trace[/] {trace['trace_id']} ({trace['span_count']} spans, {trace['error_count']} errors):"
     )
-    raised = [s for s in trace["spans"] if "exception.type" in s["attributes"]]
+    # Compact answers leave out empty attributes/logs: read them with defaults.
+    raised = [s for s in trace["spans"] if "exception.type" in s.get("attributes", {})]
     for span in raised[:1]:
         attrs = span["attributes"]
         out.print(
@@ -209,7 +234,7 @@ def _print_trace(trace: dict[str, Any]) -> None:
         if frames:
             out.print(f"  raised at: {frames[-1].strip()}", highlight=False, markup=False)
     for span in trace["spans"]:
-        for log in span["logs"]:
+        for log in span.get("logs", []):
             out.print(
                 f"  log [{log['service']}] {log['severity']}: {log['message'][:160]}",
                 highlight=False,

@@ -1,0 +1,38 @@
+"""`obs-mcp demo run` (what `make demo` runs) end to end, on the isolated test stack."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import asdict
+
+import pytest
+
+from obs_mcp.stack.procs import free_port
+from obs_mcp.stack.runner import Stack
+
+pytestmark = [pytest.mark.stack, pytest.mark.slow]
+
+
+def test_demo_run_prints_a_verified_table_and_the_fix(native_stack: Stack) -> None:
+    env = dict(os.environ, OBS_MCP_STATE_DIR=str(native_stack.state_dir), NO_COLOR="1")
+    for name, port in asdict(native_stack.settings.ports).items():
+        env[f"OBS_MCP_PORT_{name.upper()}"] = str(port)
+    run = subprocess.run(
+        [sys.executable, "-m", "obs_mcp.cli", "demo", "run", "--requests", "150",
+         "--shop-port", str(free_port()), "--payments-port", str(free_port())],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    out = run.stdout
+    assert "MISMATCH" not in out
+    table = out[out.index("verified: MCP tools vs. the workload's ground truth") :]
+    for figure in ("services seen", "requests", "errors (HTTP 5xx)", "error rate"):
+        line = next(ln for ln in table.splitlines() if ln.lstrip("│ ").startswith(figure))
+        assert "match" in line, line
+    assert "exception: KeyError" in out
+    assert "log [payments] ERROR" in out and "log [shop] ERROR" in out
+    assert "-> 0.0%" in out
+    assert "compare_runs (by run id): improved" in out
+    assert "AGENTS.md" in out
