@@ -32,7 +32,7 @@ SERVICES: tuple[ServiceName, ...] = ("payments", "shop")  # start order: back en
 DEFAULT_OTLP_ENDPOINT = "http://127.0.0.1:4318"
 DEFAULT_SHOP_PORT = 8000
 DEFAULT_PAYMENTS_PORT = 8001
-STOP_TIMEOUT_S = 5.0
+STOP_TIMEOUT_S = 10.0  # the SDK flushes its queues on SIGTERM; give it time
 START_TIMEOUT_S = 20.0
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

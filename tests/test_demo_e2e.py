@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,12 @@ async def _call(client: Client, name: str, args: dict[str, Any]) -> dict[str, An
     return full_answer(name, result.structured_content)
 
 
-async def _run(stack: Stack, state_dir: Path, fix_bug: bool, seed: int) -> WorkloadSummary:
+@asynccontextmanager
+async def _run(
+    stack: Stack, state_dir: Path, fix_bug: bool, seed: int
+) -> AsyncIterator[WorkloadSummary]:
+    """A workload against freshly started services, which keep running (and exporting)
+    until the caller has measured: stopping them first could race their final flush."""
     procs = demo.start_demo(
         state_dir,
         stack.settings.otlp_http_url,
@@ -52,9 +58,9 @@ async def _run(stack: Stack, state_dir: Path, fix_bug: bool, seed: int) -> Workl
         fix_bug=fix_bug,
     )
     try:
-        return await run_workload(procs.shop_url, requests=150, concurrency=6, seed=seed)
+        yield await run_workload(procs.shop_url, requests=150, concurrency=6, seed=seed)
     finally:
-        demo.stop_demo(state_dir)
+        demo.stop_demo(state_dir, timeout=15)
 
 
 async def _settled_rate(client: Client, summary: WorkloadSummary) -> dict[str, Any]:
@@ -72,9 +78,11 @@ async def _settled_rate(client: Client, summary: WorkloadSummary) -> dict[str, A
 async def test_demo_loop_matches_ground_truth_and_fix_drops_errors_to_zero(
     native_stack: Stack, store_env: None, tmp_path: Path
 ) -> None:
-    before = await _run(native_stack, tmp_path / "demo-before", fix_bug=False, seed=11)
-    assert before.errors > 0, "the seeded workload must hit the bug"
-    async with Client(mcp) as client:
+    async with (
+        Client(mcp) as client,
+        _run(native_stack, tmp_path / "demo-before", fix_bug=False, seed=11) as before,
+    ):
+        assert before.errors > 0, "the seeded workload must hit the bug"
         rate = await _settled_rate(client, before)
         assert rate["total"] == before.total_requests
         assert rate["errors"] == before.errors
@@ -97,7 +105,6 @@ async def test_demo_loop_matches_ground_truth_and_fix_drops_errors_to_zero(
         ]
         assert raised, trace["spans"]
         assert raised[0]["attributes"]["exception.type"] == "KeyError"
-
         logs_by_service = {
             log["service"]
             for span in trace["spans"]
@@ -106,7 +113,10 @@ async def test_demo_loop_matches_ground_truth_and_fix_drops_errors_to_zero(
         }
         assert {"shop", "payments"} <= logs_by_service
 
-        after = await _run(native_stack, tmp_path / "demo-after", fix_bug=True, seed=11)
+    async with (
+        Client(mcp) as client,
+        _run(native_stack, tmp_path / "demo-after", fix_bug=True, seed=11) as after,
+    ):
         assert after.errors == 0
         rate_after = await _settled_rate(client, after)
         assert rate_after["total"] == after.total_requests
