@@ -148,7 +148,7 @@ def isolated_stack(prefix: str = "obs-mcp-bench-") -> Iterator[tuple[Stack, floa
 
     Yields the stack and the seconds `up` took (a cold start of a fresh state dir)."""
     state_dir = Path(tempfile.mkdtemp(prefix=prefix))
-    stack = Stack(StackSettings(state_dir=state_dir, ports=StackPorts.free()))
+    stack = Stack(StackSettings(state_dir=state_dir, ports=StackPorts.free(), die_with_parent=True))
     try:
         started = time.monotonic()
         stack.up(install=True)

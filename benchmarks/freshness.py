@@ -314,7 +314,7 @@ def main() -> None:
         print(report(measure(Stack.from_state_dir(StackSettings().state_dir), args.probes)))
         return
     state_dir = Path(tempfile.mkdtemp(prefix="obs-mcp-bench-"))
-    stack = Stack(StackSettings(state_dir=state_dir, ports=StackPorts.free()))
+    stack = Stack(StackSettings(state_dir=state_dir, ports=StackPorts.free(), die_with_parent=True))
     try:
         stack.up(install=True)
         print(report(measure(stack, args.probes)))

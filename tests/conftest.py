@@ -23,7 +23,7 @@ def native_stack() -> Iterator[Stack]:
     """A real stack on free loopback ports with its own data: never touches a user's stack."""
     install_all(_report)
     state_dir = Path(tempfile.mkdtemp(prefix="obs-mcp-test-stack-"))
-    stack = Stack(StackSettings(state_dir=state_dir, ports=StackPorts.free()))
+    stack = Stack(StackSettings(state_dir=state_dir, ports=StackPorts.free(), die_with_parent=True))
     try:
         stack.up(report=_report, install=False)
         yield stack

@@ -41,7 +41,7 @@ Mode = Literal["pass", "delay", "stall", "respond"]
 def own_stack() -> Iterator[Stack]:
     """A throwaway native stack (free ports, temp dir) for destructive tests; always removed."""
     state_dir = Path(tempfile.mkdtemp(prefix="obs-mcp-fault-stack-"))
-    stack = Stack(StackSettings(state_dir=state_dir, ports=StackPorts.free()))
+    stack = Stack(StackSettings(state_dir=state_dir, ports=StackPorts.free(), die_with_parent=True))
     try:
         stack.up(install=False)
         yield stack

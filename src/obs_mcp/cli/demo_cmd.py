@@ -60,7 +60,10 @@ def run(args: argparse.Namespace) -> int:
                 f"demo shop at {procs.shop_url} (payments behind it); `obs-mcp demo down` stops it"
             )
             return 0
-        return asyncio.run(_loop(stack, args))
+        try:
+            return asyncio.run(_loop(stack, args))
+        finally:
+            demo.stop_demo(state_dir)  # also when the loop failed half way
     except (StackError, InstallError, demo.DemoError) as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         return 1
@@ -202,7 +205,6 @@ async def _loop(stack: Stack, args: argparse.Namespace) -> int:
             line = f"  gone: {gone['signature']} ({gone['baseline']} -> 0)"
             out.print(line, highlight=False, markup=False)
         ok &= verdict["verdict"] in ("improved", "mixed")
-    demo.stop_demo(stack.state_dir)
     _next_steps(stack)
     if not ok:
         err.print("[red]the tools' figures did not match the ground truth[/]")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
 import time
 from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
 
 
 def pid_alive(pid: int, expect_in_cmdline: str | None = None) -> bool:
@@ -57,6 +60,12 @@ def _reap(pid: int) -> None:
     """Collect a child we started ourselves so it does not linger as a zombie."""
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def die_with_parent() -> None:
+    """In a forked child (Linux): get SIGTERM when the parent dies, however it dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def port_is_free(host: str, port: int) -> bool:

@@ -71,6 +71,9 @@ class StackSettings:
     state_dir: Path = field(default_factory=default_state_dir)
     ports: StackPorts = field(default_factory=StackPorts.from_env)
     host: str = "127.0.0.1"
+    # Throwaway stacks (tests, benchmarks) end with the process that started them, even
+    # when it is killed; a user's stack (`obs-mcp stack up`) must outlive the CLI.
+    die_with_parent: bool = False
 
     @property
     def vm_url(self) -> str:
@@ -342,6 +345,7 @@ class Stack:
                 stdin=subprocess.DEVNULL,
                 env=os.environ | spec.env,
                 start_new_session=True,  # Ctrl-C on the CLI must not take the stack down
+                preexec_fn=procs.die_with_parent if self.settings.die_with_parent else None,
                 close_fds=True,
             )
         return {
