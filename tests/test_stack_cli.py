@@ -82,6 +82,10 @@ def test_up_status_down_leaves_nothing_behind(
         .values()
     ]
     assert len(pids) == 5
+    logs = _cli(env, "stack", "logs", "victoriametrics", "-n", "5")
+    assert logs.returncode == 0 and "victoriametrics.log" in logs.stdout
+    exports = _cli(env, "stack", "env")
+    assert f"export VM_URL=http://127.0.0.1:{ports.victoriametrics}" in exports.stdout
     down = _cli(env, "stack", "down")
     assert down.returncode == 0
     assert not any(pid_alive(pid) for pid in pids), "a stack process survived `down`"
@@ -136,3 +140,16 @@ def test_crashed_component_is_reported_and_restarted_by_up(
     assert status.returncode == 3
     assert _cli(env, "stack", "up").returncode == 0
     assert all(s.healthy for s in Stack.from_state_dir(state_dir).status())
+
+
+def test_missing_go_says_what_to_do_instead(monkeypatch: pytest.MonkeyPatch) -> None:
+    from obs_mcp.stack.install import InstallError, go_executable
+
+    monkeypatch.delenv("GO", raising=False)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(InstallError) as failure:
+        go_executable()
+    message = str(failure.value)
+    assert "Go is not installed" in message
+    assert "docker compose -f compose/docker-compose.yml up -d" in message
+    assert "OBS_MCP_VICTORIAMETRICS_BIN" in message
