@@ -110,6 +110,14 @@ class Group:
         return f"{self.operation} | {self.exception_type or 'status'}: {self.template}"
 
 
+def _http_status(row: dict[str, str]) -> str:
+    """How an error span without exception or status message can still be told apart."""
+    code = row.get(SPAN_ATTR + "http.response.status_code") or row.get(
+        SPAN_ATTR + "http.status_code"
+    )
+    return f"HTTP {code}" if code else "(no message)"
+
+
 def error_span_filter(service: str | None, extra: str | None = None) -> str:
     parts = [logsql_exact("status_code", STATUS_ERROR)]
     if service:
@@ -126,7 +134,8 @@ async def collect(
     columns = ", ".join([
         "_time", "trace_id", "span_id", "name", logsql_field(SERVICE), "status_message",
         logsql_field(EVENT + "*"), logsql_field(EXC + "type:*"), logsql_field(EXC + "message:*"),
-        logsql_field(SPAN_ATTR + "code.*"),
+        logsql_field(SPAN_ATTR + "code.*"), logsql_field(SPAN_ATTR + "http.response.status_code"),
+        logsql_field(SPAN_ATTR + "http.status_code"),
     ])  # fmt: skip
     rows = await backends.traces.query(f"{span_filter} | fields {columns}", window, limit=cap + 1)
     capped = len(rows) > cap
@@ -134,8 +143,11 @@ async def collect(
     groups: dict[tuple[str, str, str | None, str], Group] = {}
     for row in rows[:cap]:
         exc_type, exc_message, _ = _exception(row)
-        message = exc_message if exc_type or exc_message else row.get("status_message", "")
-        key = (row.get(SERVICE, ""), row.get("name", ""), exc_type, message_template(message or ""))
+        if exc_type or exc_message or row.get("status_message"):
+            template = message_template(exc_message or row.get("status_message", ""))
+        else:
+            template = _http_status(row)  # a status code is the signature, not a number to mask
+        key = (row.get(SERVICE, ""), row.get("name", ""), exc_type, template)
         group = groups.get(key) or groups.setdefault(key, Group(*key, sample=row))
         group.count += 1
         when = row.get("_time", "")
