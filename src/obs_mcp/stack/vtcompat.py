@@ -21,8 +21,7 @@ import contextlib
 import gzip
 import json
 import zlib
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -76,13 +75,16 @@ def _as_field(value: Any) -> str:
     return text if text else "-"
 
 
-def flatten(prefix: str, attrs: Any, suffix: str = "") -> Iterator[tuple[str, str]]:
+def flatten(prefix: str, attrs: Iterable[KeyValue], suffix: str = "") -> Iterator[tuple[str, str]]:
     """Yield `prefix+key+suffix` fields; nested kvlists become dotted keys (as VT does)."""
     for kv in attrs:
-        assert isinstance(kv, KeyValue)
-        if not kv.key or kv.value.WhichOneof("value") is None:
+        kind = kv.value.WhichOneof("value")
+        if not kv.key or kind is None:
             continue
-        yield from _flatten_one(prefix, kv.key, render_value(kv.value), suffix)
+        if kind == "string_value":  # the common case, without the generic path's overhead
+            yield f"{prefix}{kv.key}{suffix}", kv.value.string_value or "-"
+        else:
+            yield from _flatten_one(prefix, kv.key, render_value(kv.value), suffix)
 
 
 def _flatten_one(prefix: str, key: str, value: Any, suffix: str) -> Iterator[tuple[str, str]]:
@@ -91,12 +93,6 @@ def _flatten_one(prefix: str, key: str, value: Any, suffix: str) -> Iterator[tup
             yield from _flatten_one(prefix, f"{key}.{sub_key}", sub_value, suffix)
     elif value is not None:
         yield f"{prefix}{key}{suffix}", _as_field(value)
-
-
-def rfc3339_nano(unix_nano: int) -> str:
-    seconds, nanos = divmod(unix_nano, 1_000_000_000)
-    stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{nanos:09d}Z"
 
 
 def span_rows(request: ExportTraceServiceRequest) -> Iterator[dict[str, str]]:
@@ -146,7 +142,7 @@ def span_rows(request: ExportTraceServiceRequest) -> Iterator[dict[str, str]]:
                     row["start_time_unix_nano"] = str(start)
                 if end:
                     row["end_time_unix_nano"] = str(end)
-                row["_time"] = rfc3339_nano(end or start)
+                row["_time"] = str(end or start)  # VictoriaLogs reads unix nanoseconds as is
                 row["_msg"] = "-"
                 row["trace_id"] = span.trace_id.hex()
                 yield row
