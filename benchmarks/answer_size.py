@@ -180,9 +180,10 @@ async def measure(stack: Stack, sizes: tuple[int, ...] = (20, 200, 2000)) -> tup
         "line per span plus an ERROR line per error span.",
         "Raw JSON = every VictoriaTraces LogsQL row for the trace_id + every VictoriaLogs row "
         "for it (what a shell correlate script prints). correlate_trace = the tool's text "
-        "content as an MCP client receives it (default max_spans=200, max_logs=100); the MCP "
-        "SDK writes it as JSON indented by 2 spaces, and also sends the same object as "
-        "structuredContent (not counted). 'compact JSON' = the same answer without indentation.",
+        "content as an MCP client receives it (default max_spans=200, max_logs=100): compact "
+        "JSON without nulls, written by the server itself; the same object also goes out as "
+        "structuredContent (not counted). 'compact JSON' = the answer re-serialised compactly "
+        "(equal to the text when the server already sends it compact).",
         f"tools/list: {len(listed.tools)} tools, {tokens(tools_json):,} tokens "
         f"(+ server instructions {tokens(instructions):,} tokens, sent once at initialize).",
     ]
