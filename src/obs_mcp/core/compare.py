@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from obs_mcp.core.backends import Backends
-from obs_mcp.core.fanout import gather
+from obs_mcp.core.fanout import gather_all
 from obs_mcp.core.fields import SPAN_ATTR, STATUS_ERROR
 from obs_mcp.core.red import server_spans
 from obs_mcp.core.signatures import Group, collect, error_span_filter
-from obs_mcp.errors import InvalidArgument, StoreError
+from obs_mcp.errors import InvalidArgument
 from obs_mcp.models import CompareResult, OperationCompare, SideStats, SignatureChange
 from obs_mcp.queries import check_name, logsql_exact
 from obs_mcp.timeparse import Window, parse_instant, resolve_window
@@ -100,15 +100,11 @@ async def _measure(backends: Backends, service: str, side: Side, operation: str 
     error_filter = " ".join(
         p for p in (side.run_filter(), operation and logsql_exact("name", operation)) if p
     )
-    overall, per_op, errors = await gather(
+    overall, per_op, errors = await gather_all(
         lambda: backends.traces.query(f"{spans} | stats {_STATS}", side.window),
         lambda: backends.traces.query(per_op_q, side.window),
         lambda: collect(backends, error_span_filter(service, error_filter or None), side.window),
     )
-    for outcome in (overall, per_op, errors):
-        if isinstance(outcome, StoreError):
-            raise outcome
-    assert isinstance(overall, list) and isinstance(per_op, list) and isinstance(errors, tuple)
     row = overall[0] if overall else {}
     seconds = _seconds(side, row)
     return Measured(
@@ -247,14 +243,10 @@ async def compare_runs(
     base_side, cur_side = resolve_sides(
         baseline_start, baseline_end, current_start, current_end, baseline_run, current_run
     )
-    base, cur = await gather(
+    base, cur = await gather_all(
         lambda: _measure(backends, service, base_side, operation),
         lambda: _measure(backends, service, cur_side, operation),
     )
-    for outcome in (base, cur):
-        if isinstance(outcome, StoreError):
-            raise outcome
-    assert isinstance(base, Measured) and isinstance(cur, Measured)
     name, reasons, z, p95_pct = verdict(base.total, cur.total)
     new, gone, changed = _signature_changes(base.errors, cur.errors)
     reasons += [f"new error: {s.signature} ({s.current}x)" for s in new[:3]]

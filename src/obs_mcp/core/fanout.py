@@ -24,3 +24,12 @@ async def gather(*calls: Callable[[], Awaitable[Any]]) -> list[Any | StoreError]
         for index, call in enumerate(calls):
             group.start_soon(run, index, call)
     return results
+
+
+async def gather_all(*calls: Callable[[], Awaitable[Any]]) -> list[Any]:
+    """Parallel calls for an answer that needs every one of them: the first failure is raised."""
+    results = await gather(*calls)
+    for result in results:
+        if isinstance(result, StoreError):
+            raise result
+    return results

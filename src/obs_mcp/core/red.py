@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from obs_mcp.core.backends import Backends
-from obs_mcp.core.fanout import gather
+from obs_mcp.core.fanout import gather_all
 from obs_mcp.core.fields import SERVER_KINDS, SERVICE, STATUS_ERROR
-from obs_mcp.errors import StoreError
 from obs_mcp.models import ErrorRateResult, OperationRate, RedSnapshot
 from obs_mcp.queries import check_name, logsql_exact, logsql_field, logsql_in
 from obs_mcp.timeparse import Window, resolve_window
@@ -86,14 +85,10 @@ async def error_rate(
     if operation is not None:
         check_name(operation, "operation")
     window = resolve_window(since, start, end, default_since="5m")
-    overall, per_op = await gather(
+    overall, per_op = await gather_all(
         lambda: totals(backends, service, window, operation),
         lambda: operation_stats(backends, service, window, operation),
     )
-    for outcome in (overall, per_op):
-        if isinstance(outcome, StoreError):
-            raise outcome
-    assert isinstance(overall, dict) and isinstance(per_op, list)
     total, errors = _int(overall.get("total")), _int(overall.get("errors"))
     hint = None
     if total == 0:

@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 from obs_mcp.core.backends import Backends
-from obs_mcp.core.fanout import gather
+from obs_mcp.core.fanout import gather, gather_all
 from obs_mcp.core.fields import (
     BRIEF_VALUE_CHARS,
     KIND_NAMES,
@@ -91,14 +91,10 @@ async def _summaries(backends: Backends, ids: list[str], window: Window) -> list
         f'{id_filter} {logsql_field("parent_span_id")}:"" '
         f"| fields trace_id, name, {logsql_field(SERVICE)}, start_time_unix_nano"
     )
-    stats, roots = await gather(
+    stats, roots = await gather_all(
         lambda: backends.traces.query(stats_q, wide),
         lambda: backends.traces.query(roots_q, wide, limit=len(ids) * 4),
     )
-    for outcome in (stats, roots):
-        if isinstance(outcome, StoreError):
-            raise outcome
-    assert isinstance(stats, list) and isinstance(roots, list)
     root_of: dict[str, dict[str, str]] = {}
     for row in roots:
         current = root_of.get(row["trace_id"])
