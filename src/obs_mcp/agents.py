@@ -212,15 +212,7 @@ def _install_json(
     existing = (servers or {}).get(name)
     entry = _merge(existing, ours)
     snippet = json.dumps({top: {name: entry}}, indent=2)
-    action: Action = (
-        "created"
-        if created
-        else "added"
-        if existing is None
-        else "unchanged"
-        if existing == entry
-        else "updated"
-    )
+    action = _action(created, existing, entry)
     result = InstallResult("", "", path, action, snippet)
     if action == "unchanged" or dry_run:
         return result
@@ -231,6 +223,14 @@ def _install_json(
     _write(path, out + ("\n" if text is None or text.endswith("\n") else ""))
     result.written = True
     return result
+
+
+def _action(created: bool, existing: object, entry: object) -> Action:
+    if created:
+        return "created"
+    if existing is None:
+        return "added"
+    return "unchanged" if existing == entry else "updated"
 
 
 def _json_indent(text: str) -> int | str:
@@ -254,15 +254,7 @@ def _install_toml(path: Path, spec: ServerSpec, dry_run: bool) -> InstallResult:
     existing = servers.get(spec.name) if isinstance(servers, dict) else None
     entry = _merge(existing, codex_entry(spec))
     block = render_toml_table(("mcp_servers", spec.name), entry)
-    action: Action = (
-        "created"
-        if created
-        else "added"
-        if existing is None
-        else "unchanged"
-        if existing == entry
-        else "updated"
-    )
+    action = _action(created, existing, entry)
     result = InstallResult("", "", path, action, block.rstrip("\n"))
     if action == "unchanged" or dry_run:
         return result
