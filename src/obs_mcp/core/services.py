@@ -55,20 +55,19 @@ async def list_services(
         return seen.setdefault(name, ServiceSeen(service=name))
 
     truncated = False
-    if isinstance(spans, list):
-        truncated |= len(spans) > MAX_SERVICES
-        for row in spans:
-            if row.get(SERVICE):
-                item = entry(row[SERVICE])
-                item.spans = int(row.get("spans") or 0)
-                item.newest_span = rfc3339(parse_store_time(row["newest"]))
-    if isinstance(logs, list):
-        truncated |= len(logs) > MAX_SERVICES
-        for row in logs:
-            if row.get(LOG_SERVICE):
-                item = entry(row[LOG_SERVICE])
-                item.logs = int(row.get("logs") or 0)
-                item.newest_log = rfc3339(parse_store_time(row["newest"]))
+    per_signal = (
+        (spans, SERVICE, "spans", "newest_span"),
+        (logs, LOG_SERVICE, "logs", "newest_log"),
+    )
+    for rows, field, count_name, newest_name in per_signal:
+        if not isinstance(rows, list):
+            continue  # that store failed: its warning is below
+        truncated |= len(rows) > MAX_SERVICES
+        for row in rows:
+            if row.get(field):
+                item = entry(row[field])
+                setattr(item, count_name, int(row.get(count_name) or 0))
+                setattr(item, newest_name, rfc3339(parse_store_time(row["newest"])))
     if isinstance(metrics, dict):
         for name, newest in metrics.items():
             item = entry(name)
