@@ -65,9 +65,13 @@ async def totals(
     return rows[0] if rows else {}
 
 
-async def services_with_server_spans(backends: Backends, window: Window) -> list[str]:
+async def busiest_services(
+    backends: Backends, window: Window, server_only: bool = True
+) -> list[str]:
+    """The 20 services with most spans (server spans only, by default): names for hints."""
+    selector = logsql_in("kind", list(SERVER_KINDS)) if server_only else "*"
     query = (
-        f"{logsql_in('kind', list(SERVER_KINDS))} | stats by ({logsql_field(SERVICE)}) "
+        f"{selector} | stats by ({logsql_field(SERVICE)}) "
         "count() spans | sort by (spans desc) | limit 20"
     )
     return [row[SERVICE] for row in await backends.traces.query(query, window) if row.get(SERVICE)]
@@ -92,7 +96,7 @@ async def error_rate(
     total, errors = _int(overall.get("total")), _int(overall.get("errors"))
     hint = None
     if total == 0:
-        known = await services_with_server_spans(backends, window)
+        known = await busiest_services(backends, window)
         hint = (
             f"No server/consumer spans for service {service!r}"
             + (f" and operation {operation!r}" if operation else "")

@@ -23,7 +23,7 @@ from obs_mcp.core.fields import (
     clip,
     clip_tail,
 )
-from obs_mcp.core.red import red_snapshot
+from obs_mcp.core.red import busiest_services, red_snapshot
 from obs_mcp.errors import InvalidArgument, StoreError
 from obs_mcp.models import (
     CorrelatedTrace,
@@ -175,11 +175,7 @@ async def _empty_hint(
     )
     operations = await backends.traces.query(names_q, window)
     if not operations:
-        by_service = f"stats by ({logsql_field(SERVICE)}) count() spans"
-        svc_q = f"* | {by_service} | sort by (spans desc) | limit 20"
-        services = [
-            r[SERVICE] for r in await backends.traces.query(svc_q, window) if r.get(SERVICE)
-        ]
+        services = await busiest_services(backends, window, server_only=False)
         return (
             f"No spans from service {service!r} in {window.describe()}. Services with spans: "
             f"{', '.join(services) or 'none'} (names are exact; widen `since` if it is older)."
