@@ -86,6 +86,16 @@ def log_count(stack: Stack, service: str) -> int:
     return logsql_count(stack.settings.vl_url, f'"service.name":="{service}"')
 
 
+def log_rows(stack: Stack, service: str) -> list[str]:
+    """The raw lines a plain LogsQL query (what query_logs runs) returns for a service."""
+    answer = httpx2.get(
+        f"{stack.settings.vl_url}/select/logsql/query",
+        params={"query": f'"service.name":="{service}"', "limit": "1000"},
+        timeout=10,
+    )
+    return [line for line in answer.text.splitlines() if line.strip()]
+
+
 def span_count(stack: Stack, service: str) -> int:
     return logsql_count(
         stack.settings.vt_url,

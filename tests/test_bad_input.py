@@ -21,7 +21,15 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from obs_mcp.config import Settings
 from obs_mcp.stack.runner import Stack
-from tests.faultkit import FaultProxy, hostport, log_count, span_count, text_of, tool_session
+from tests.faultkit import (
+    FaultProxy,
+    hostport,
+    log_count,
+    log_rows,
+    span_count,
+    text_of,
+    tool_session,
+)
 from tests.otel_emit import emitter
 from tests.waiting import wait_for
 
@@ -220,6 +228,8 @@ def victims(native_stack: Stack) -> tuple[str, str, int]:
         em.shutdown()
     for name in (a, b):
         wait_for(lambda name=name: log_count(native_stack, name) == n)
+        # `stats count()` can see new rows ~1 s before a plain (limited) query returns them
+        wait_for(lambda name=name: len(log_rows(native_stack, name)) == n)
         wait_for(lambda name=name: span_count(native_stack, name) == n)
     return a, b, n
 
