@@ -86,14 +86,24 @@ def log_count(stack: Stack, service: str) -> int:
     return logsql_count(stack.settings.vl_url, f'"service.name":="{service}"')
 
 
-def log_rows(stack: Stack, service: str) -> list[str]:
-    """The raw lines a plain LogsQL query (what query_logs runs) returns for a service."""
-    answer = httpx2.get(
-        f"{stack.settings.vl_url}/select/logsql/query",
-        params={"query": f'"service.name":="{service}"', "limit": "1000"},
-        timeout=10,
-    )
+def _plain_rows(base: str, query: str, extra: dict[str, str] | None = None) -> list[str]:
+    """Lines of a plain (limited) LogsQL query: what the tools read, which can trail
+    `stats count()` by about a second right after ingestion."""
+    params = {"query": query, "limit": "1000", **(extra or {})}
+    answer = httpx2.get(f"{base}/select/logsql/query", params=params, timeout=10)
     return [line for line in answer.text.splitlines() if line.strip()]
+
+
+def log_rows(stack: Stack, service: str) -> list[str]:
+    return _plain_rows(stack.settings.vl_url, f'"service.name":="{service}"')
+
+
+def span_rows(stack: Stack, service: str) -> list[str]:
+    return _plain_rows(
+        stack.settings.vt_url,
+        f'"resource_attr:service.name":="{service}"',
+        {"disable_latency_offset": "true"},
+    )
 
 
 def span_count(stack: Stack, service: str) -> int:

@@ -25,10 +25,12 @@ from tests.faultkit import (
     hostport,
     kill_component,
     log_count,
+    log_rows,
     metric_value,
     own_stack,
     settle,
     span_count,
+    span_rows,
     text_of,
     timed_call,
     tool_session,
@@ -62,6 +64,7 @@ def seed_one_trace(stack: Stack) -> tuple[str, str]:
         trace_id = format(span.get_span_context().trace_id, "032x")
     em.shutdown()
     wait_for(lambda: log_count(stack, em.service) == 1 and span_count(stack, em.service) == 1)
+    wait_for(lambda: len(log_rows(stack, em.service)) == len(span_rows(stack, em.service)) == 1)
     wait_for(lambda: metric_value(stack, f'fault_seed_total{{service_name="{em.service}"}}'))
     return em.service, trace_id
 
