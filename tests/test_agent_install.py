@@ -404,7 +404,8 @@ def _install(cwd: Path, env: dict[str, str], *args: str) -> None:
     res = subprocess.run(
         [*OBS_MCP, "install", *args],
         cwd=cwd,
-        env={**env, "OBS_MCP_STATE_DIR": str(cwd.parent / "no-stack")},
+        # no stack unless the caller names one (the telemetry test points at the test stack)
+        env={"OBS_MCP_STATE_DIR": str(cwd.parent / "no-stack"), **env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -642,7 +643,8 @@ def test_claude_code_telemetry_reaches_stack(
     assert (decision[0]["decision"], decision[0]["source"]) == ("accept", "config")
     result = wait_for(lambda: events('service.name:="claude-code" event.name:=tool_result'))
     assert json.loads(result[0]["tool_parameters"]) == mcp_call
-    assert result[0]["success"] == "true"  # our server answered Claude Code's tool call
+    detail = {k: v for k, v in result[0].items() if not k.startswith(("_", "host.", "os."))}
+    assert result[0]["success"] == "true", detail  # our server answered the tool call
     per_tool = wait_for(
         lambda: events(
             'service.name:="claude-code" event.name:=tool_result '
