@@ -12,6 +12,7 @@ import pytest
 
 from obs_mcp.stack.install import install_all
 from obs_mcp.stack.runner import Stack, StackPorts, StackSettings
+from tests.known_telemetry import Shop, Small, emit_shop, emit_small, wait_for_shop, wait_for_small
 
 
 def _report(line: str) -> None:
@@ -30,3 +31,26 @@ def native_stack() -> Iterator[Stack]:
     finally:
         stack.down(wipe=True, grace_seconds=5)
         shutil.rmtree(state_dir, ignore_errors=True)
+
+
+# Known telemetry, emitted once per test module that asks for it (unique service names, so
+# modules never see each other's figures).
+@pytest.fixture(scope="module")
+def shop(native_stack: Stack) -> Iterator[Shop]:
+    s = native_stack.settings
+    known, front, back = emit_shop(s.otlp_http_url)
+    try:
+        wait_for_shop(known, s.vl_url, s.vt_url, s.vm_url)
+        yield known
+    finally:
+        front.shutdown()
+        back.shutdown()
+
+
+@pytest.fixture(scope="module")
+def small(native_stack: Stack) -> Small:
+    """10 server spans, 3 of them errors, for transport-level checks of real figures."""
+    s = native_stack.settings
+    known = emit_small(s.otlp_http_url, total=10, errors=3, prefix="small")
+    wait_for_small(known, s.vt_url, s.vl_url)
+    return known

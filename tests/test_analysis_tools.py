@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,7 +28,7 @@ from tests.analysis_telemetry import (
     emit_signatures,
 )
 from tests.answers import full_answer
-from tests.known_telemetry import Shop, emit_shop, wait_for_shop
+from tests.known_telemetry import Shop
 
 pytestmark = pytest.mark.stack
 S = 1_000_000_000
@@ -57,18 +56,6 @@ def tiny(native_stack: Stack) -> Pair:
 def sig(native_stack: Stack) -> Signatures:
     s = native_stack.settings
     return emit_signatures(s.otlp_http_url, s.vt_url, s.vl_url)
-
-
-@pytest.fixture(scope="module")
-def shop(native_stack: Stack) -> Iterator[Shop]:
-    s = native_stack.settings
-    known, front, back = emit_shop(s.otlp_http_url)
-    try:
-        wait_for_shop(known, s.vl_url, s.vt_url, s.vm_url)
-        yield known
-    finally:
-        front.shutdown()
-        back.shutdown()
 
 
 async def ok(tool: str, args: dict[str, Any]) -> dict[str, Any]:

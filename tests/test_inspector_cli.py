@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from obs_mcp.stack.runner import Stack
-from tests.known_telemetry import Small, emit_small, http_server, wait_for_small
+from tests.known_telemetry import Small, http_server
 
 pytestmark = [
     pytest.mark.stack,
@@ -38,14 +38,6 @@ SIX_TOOLS = {
     "query_logs",
     "query_metrics",
 }
-
-
-@pytest.fixture(scope="module")
-def small(native_stack: Stack) -> Small:
-    s = native_stack.settings
-    known = emit_small(s.otlp_http_url, total=10, errors=3, prefix="insp")
-    wait_for_small(known, s.vt_url, s.vl_url)
-    return known
 
 
 def env_flags(stack: Stack) -> list[str]:

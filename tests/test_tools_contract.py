@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,11 +29,9 @@ from tests.known_telemetry import (
     Shop,
     Small,
     emit_big_trace,
-    emit_shop,
     emit_small,
     top_span_services,
     wait_for_big_trace,
-    wait_for_shop,
     wait_for_small,
 )
 
@@ -75,18 +72,6 @@ def _store_env(native_stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     """The server reads the store URLs at lifespan start: point it at the test stack."""
     for key, value in native_stack.settings.store_env().items():
         monkeypatch.setenv(key, value)
-
-
-@pytest.fixture(scope="module")
-def shop(native_stack: Stack) -> Iterator[Shop]:
-    s = native_stack.settings
-    known, front, back = emit_shop(s.otlp_http_url)
-    try:
-        wait_for_shop(known, s.vl_url, s.vt_url, s.vm_url)
-        yield known
-    finally:
-        front.shutdown()
-        back.shutdown()
 
 
 async def call(tool: str, args: dict[str, Any]) -> CallToolResult:

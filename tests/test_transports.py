@@ -26,12 +26,10 @@ from tests.known_telemetry import (
     OBS_MCP,
     TOKEN_ENV,
     Small,
-    emit_small,
     http_server,
     is_listening,
     process_env,
     store_env,
-    wait_for_small,
 )
 
 pytestmark = pytest.mark.stack
@@ -59,14 +57,6 @@ INIT_BODY: dict[str, Any] = {
     },
 }
 JSON_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-
-
-@pytest.fixture(scope="module")
-def small(native_stack: Stack) -> Small:
-    s = native_stack.settings
-    known = emit_small(s.otlp_http_url, total=10, errors=3, prefix="tx")
-    wait_for_small(known, s.vt_url, s.vl_url)
-    return known
 
 
 def leaves(exc: BaseException) -> list[BaseException]:
