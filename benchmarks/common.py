@@ -123,9 +123,9 @@ def machine_facts() -> dict[str, str]:
         "Go (builds the stack)": go,
         "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         "VictoriaMetrics": versions.get("VICTORIAMETRICS_VERSION", "?"),
-        "VictoriaLogs": versions.get("VICTORIALOGS_GO_VERSION", "?"),
+        "VictoriaLogs": versions.get("VICTORIALOGS_VERSION", "?"),
         "VictoriaTraces": (
-            f"vt-compat (Python adapter over VictoriaLogs {versions.get('VICTORIALOGS_GO_VERSION')})"
+            f"vt-compat (Python adapter over VictoriaLogs {versions.get('VICTORIALOGS_VERSION')})"
             if resolve_binary(VICTORIATRACES) is None
             else versions.get("VICTORIATRACES_GO_VERSION", "?")
         ),

@@ -67,12 +67,7 @@ VICTORIALOGS = Component(
     binary="victoria-logs",
     version_key="VICTORIALOGS_VERSION",
     path_names=("victoria-logs", "victoria-logs-prod"),
-    recipe=GoRecipe(
-        VL,
-        "VICTORIALOGS_GO_VERSION",
-        "app/victoria-logs",
-        also_require=((VM, "VICTORIAMETRICS_VERSION"),),
-    ),
+    recipe=GoRecipe(VL, "VICTORIALOGS_VERSION", "app/victoria-logs"),
 )
 VICTORIATRACES = Component(
     key="victoriatraces",
@@ -84,7 +79,7 @@ VICTORIATRACES = Component(
         VT,
         "VICTORIATRACES_GO_VERSION",
         "app/victoria-traces",
-        also_require=((VL, "VICTORIALOGS_GO_VERSION"), (VM, "VICTORIAMETRICS_VERSION")),
+        also_require=((VL, "VICTORIALOGS_VERSION"), (VM, "VICTORIAMETRICS_VERSION")),
     ),
 )
 COLLECTOR = Component(
