@@ -1,16 +1,21 @@
 """Static checks of the Docker Compose stack (no Docker engine needed).
 
 The compose file must run the same stack as native mode: the image tags pinned in
-versions.env, the one collector config, loopback-only ports, healthy stores
-before the collector, and Grafana datasources for all three stores.
+versions.env, the one collector config, loopback-only ports, and Grafana datasources
+for all three stores. It must also start on the published images: a healthcheck may
+only exec a program its image ships, per compose/images.toml (what each pinned image
+contains, with the upstream source), since a check whose program is missing never
+passes and everything waiting on `service_healthy` never starts.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,18 +29,26 @@ COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
 VERSIONS_FILE = ROOT / "versions.env"
 COLLECTOR_CONFIG = ROOT / "collector" / "config.yaml"
 DATASOURCES_FILE = COMPOSE_DIR / "grafana" / "provisioning" / "datasources" / "datasources.yaml"
+IMAGE_TABLE_FILE = COMPOSE_DIR / "images.toml"
 
-# service -> (image repository, versions.env key of its tag)
-IMAGES = {
-    "victoriametrics": ("victoriametrics/victoria-metrics", "VICTORIAMETRICS_VERSION"),
-    "victorialogs": ("victoriametrics/victoria-logs", "VICTORIALOGS_VERSION"),
-    "victoriatraces": ("victoriametrics/victoria-traces", "VICTORIATRACES_VERSION"),
-    "otel-collector": ("otel/opentelemetry-collector", "OTELCOL_VERSION"),
-    "grafana": ("grafana/grafana", "GRAFANA_VERSION"),
-}
+# image repository -> its entry in compose/images.toml
+IMAGE_TABLE: dict[str, dict[str, Any]] = tomllib.loads(IMAGE_TABLE_FILE.read_text())["images"]
+
+# service -> (image repository, versions.env key of its tag), from the table
+IMAGES = {entry["service"]: (repo, entry["version_key"]) for repo, entry in IMAGE_TABLE.items()}
+
+# Shell builtins a CMD-SHELL check may start with (they need the shell, nothing else).
+SHELL_BUILTINS = {":", "[", "cd", "echo", "exit", "false", "test", "true"}
 
 # store service -> its HTTP port (OTLP ingest, queries and /health)
 STORES = {"victoriametrics": 8428, "victorialogs": 9428, "victoriatraces": 10428}
+
+# collector environment variable with a store's base URL -> that store service
+STORE_URL_VARS = {
+    "VM_OTLP_URL": "victoriametrics",
+    "VL_OTLP_URL": "victorialogs",
+    "VT_OTLP_URL": "victoriatraces",
+}
 
 # Every port the stack publishes on the host (all of them on 127.0.0.1).
 EXPECTED_HOST_PORTS = {8428, 9428, 10428, 4317, 4318, 8000, 8001, 3000}
@@ -222,11 +235,7 @@ def test_collector_listens_in_container_and_exports_to_stores(
     assert env.get("OTELCOL_GRPC_ENDPOINT") == "0.0.0.0:4317"
     assert env.get("OTELCOL_HTTP_ENDPOINT") == "0.0.0.0:4318"
     assert env.get("OTELCOL_METRICS_HOST") == "0.0.0.0"
-    for var, store in (
-        ("VM_OTLP_URL", "victoriametrics"),
-        ("VL_OTLP_URL", "victorialogs"),
-        ("VT_OTLP_URL", "victoriatraces"),
-    ):
+    for var, store in STORE_URL_VARS.items():
         assert env.get(var) == f"http://{store}:{STORES[store]}", f"{var}={env.get(var)!r}"
     # Every variable compose sets must be one the config reads, or it is a typo.
     config_text = COLLECTOR_CONFIG.read_text()
@@ -234,29 +243,186 @@ def test_collector_listens_in_container_and_exports_to_stores(
     assert not unread, f"collector/config.yaml never reads {unread}"
 
 
-def test_collector_waits_for_healthy_stores(services: dict[str, dict[str, Any]]) -> None:
+def store_exporters(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """store service -> the collector exporter whose endpoint is that store's URL variable."""
+    by_store = {}
+    for var, store in STORE_URL_VARS.items():
+        matching = [
+            exporter
+            for exporter in config["exporters"].values()
+            if any("${env:" + var in str(v) for k, v in exporter.items() if k.endswith("endpoint"))
+        ]
+        assert len(matching) == 1, f"expected one exporter sending to ${{env:{var}}}: {matching}"
+        by_store[store] = matching[0]
+    return by_store
+
+
+def test_collector_starts_with_the_stores_and_retries_until_they_answer(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """The collector may start before a store answers: its exporter queues and retries.
+
+    `service_healthy` is allowed only for a store with a healthcheck; the distroless
+    stores are waited on with `service_started`, which is safe only because each
+    exporter keeps a sending queue and retries without a time limit.
+    """
     depends = services["otel-collector"].get("depends_on")
     assert isinstance(depends, dict), "depends_on must use the long form with conditions"
+    exporters = store_exporters(yaml.safe_load(COLLECTOR_CONFIG.read_text()))
     for store in STORES:
         assert store in depends, f"collector does not depend on {store}"
-        assert depends[store].get("condition") == "service_healthy", (
-            f"collector starts before {store} is healthy"
+        condition = depends[store].get("condition")
+        assert condition in {"service_healthy", "service_started"}, (
+            f"collector waits on {store} with condition {condition!r}"
         )
+        exporter = exporters[store]
+        retry = exporter.get("retry_on_failure") or {}
+        queue = exporter.get("sending_queue") or {}
+        assert retry.get("enabled") and str(retry.get("max_elapsed_time")) in {"0", "0s"}, (
+            f"collector/config.yaml: the exporter to {store} must retry without a time limit "
+            f"(retry_on_failure.max_elapsed_time: 0s), or data sent while {store} starts is lost"
+        )
+        assert queue.get("enabled"), f"collector/config.yaml: the exporter to {store} has no queue"
+
+
+def healthcheck_test(service: dict[str, Any]) -> list[str] | str | None:
+    """A service's enabled healthcheck `test`, or None when it has none or it is disabled."""
+    check = service.get("healthcheck")
+    if not check or check.get("disable"):
+        return None
+    test: list[str] | str | None = check.get("test")
+    if test is None or (isinstance(test, list) and test[:1] == ["NONE"]):
+        return None
+    return test
+
+
+def programs_execed(test: list[str] | str) -> list[str]:
+    """The programs a healthcheck `test` runs inside the container.
+
+    CMD execs its first argument; CMD-SHELL (and the string form) runs `/bin/sh -c`,
+    so it needs sh, plus the command it starts with unless that is a shell builtin.
+    """
+    if isinstance(test, list) and test[:1] == ["CMD"]:
+        assert len(test) > 1, f"healthcheck {test!r} names no program"
+        return [Path(test[1]).name]
+    if isinstance(test, list):
+        assert test[:1] == ["CMD-SHELL"] and len(test) == 2, f"healthcheck test {test!r}"
+        command = test[1]
+    else:
+        command = test
+    words = [w for w in shlex.split(command) if not re.fullmatch(r"[A-Za-z_]\w*=.*", w)]
+    assert words, f"healthcheck {test!r} runs nothing"
+    first = Path(words[0]).name
+    return ["sh"] if first in SHELL_BUILTINS else ["sh", first]
+
+
+@pytest.mark.parametrize(
+    ("test", "programs"),
+    [
+        (["CMD", "wget", "-qO-", "http://127.0.0.1:8428/health"], ["wget"]),
+        (["CMD", "/usr/bin/curl", "-f", "http://x/health"], ["curl"]),
+        (["CMD-SHELL", "wget -qO- http://x/health || exit 1"], ["sh", "wget"]),
+        (["CMD-SHELL", "LANG=C curl -f http://x/health"], ["sh", "curl"]),
+        ("exit 0", ["sh"]),
+    ],
+)
+def test_programs_execed_by_a_healthcheck(test: list[str] | str, programs: list[str]) -> None:
+    assert programs_execed(test) == programs
+
+
+def image_entry(service_name: str, image: str) -> dict[str, Any]:
+    repository = image.rpartition(":")[0]
+    entry = IMAGE_TABLE.get(repository)
+    assert entry, (
+        f"{service_name}: image {repository} is not in compose/images.toml: add what the "
+        "published image contains (base, tools, entrypoint) with the upstream source"
+    )
+    return entry
+
+
+def test_image_table_matches_compose_and_versions(
+    services: dict[str, dict[str, Any]], versions: dict[str, str]
+) -> None:
+    """Every pulled image has a table entry, checked upstream at the tag versions.env pins."""
+    pulled = {name: svc["image"] for name, svc in services.items() if "image" in svc}
+    for name, image in pulled.items():
+        entry = image_entry(name, image)
+        assert entry["service"] == name, f"compose/images.toml gives {image} to {entry['service']}"
+    for repository, entry in IMAGE_TABLE.items():
+        assert entry["service"] in pulled, (
+            f"compose/images.toml lists {repository} for service {entry['service']}, "
+            "which compose does not run: remove the entry"
+        )
+        key = entry["version_key"]
+        assert versions.get(key) == entry["tag"], (
+            f"versions.env pins {key}={versions.get(key)}, compose/images.toml describes "
+            f"{repository}:{entry['tag']}: re-check base, tools and entrypoint upstream at the "
+            "new tag, then update the entry (and its sources)"
+        )
+        for field in ("base", "entrypoint", "user"):
+            assert entry.get(field), f"compose/images.toml: {repository} has no {field}"
+        assert isinstance(entry.get("tools"), list), f"{repository}: tools must be a list"
+        sources = entry.get("sources") or []
+        assert sources, f"compose/images.toml: {repository} cites no upstream source"
+        for source in sources:
+            where = {"repo", "path", "ref"} <= source.keys() or "url" in source
+            assert where and source.get("says"), (
+                f"compose/images.toml: a source of {repository} needs repo, path and ref "
+                f"(or url) and what it says: {source}"
+            )
+
+
+def test_healthchecks_exec_only_programs_their_image_ships(
+    services: dict[str, dict[str, Any]], versions: dict[str, str]
+) -> None:
+    """A check whose program the image lacks never passes: dependants never start."""
+    problems = []
+    for name, svc in services.items():
+        test = healthcheck_test(svc)
+        if test is None:
+            continue
+        assert "image" in svc, f"{name}: healthcheck on a built image, whose tools no table records"
+        image = interpolate(svc["image"], versions)
+        entry = image_entry(name, image)
+        tools = set(entry["tools"])
+        for program in programs_execed(test):
+            if program not in tools:
+                problems.append(
+                    f"{name}: healthcheck {test!r} execs {program}, which {image} does not ship "
+                    f"(base {entry['base']}; ships: {', '.join(sorted(tools)) or 'nothing'})"
+                )
+    assert not problems, "\n".join(problems)
+
+
+def test_service_healthy_only_on_services_with_a_healthcheck(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name, svc in services.items():
+        depends = svc.get("depends_on") or {}
+        if isinstance(depends, list):
+            continue  # short form: service_started
+        for target, spec in depends.items():
+            if spec.get("condition") == "service_healthy":
+                assert healthcheck_test(services[target]) is not None, (
+                    f"{name} waits for {target} to be healthy, but {target} has no healthcheck"
+                )
 
 
 # --- stores ---------------------------------------------------------------------------------
 
 
-def test_each_store_has_a_health_check(services: dict[str, dict[str, Any]]) -> None:
+def test_stores_are_health_checked_where_their_image_can(
+    services: dict[str, dict[str, Any]], versions: dict[str, str]
+) -> None:
+    """A store whose image ships an HTTP client probes its own /health; others have none."""
     for store, port in STORES.items():
-        check = services[store].get("healthcheck")
-        assert check, f"{store} has no healthcheck"
-        assert not check.get("disable"), f"{store} healthcheck is disabled"
-        test = check.get("test")
-        text = test if isinstance(test, str) else " ".join(test or [])
-        assert text.split()[0] in {"CMD", "CMD-SHELL"}, f"{store}: healthcheck test {test!r}"
+        entry = image_entry(store, interpolate(services[store]["image"], versions))
+        test = healthcheck_test(services[store])
+        if not {"wget", "curl"} & set(entry["tools"]):
+            continue  # nothing to probe with: the healthcheck test above rejects any check
+        assert test is not None, f"{store}: its image ships {entry['tools']}, yet no healthcheck"
+        text = test if isinstance(test, str) else " ".join(test)
         assert f"http://127.0.0.1:{port}/health" in text, f"{store}: healthcheck test {test!r}"
-        assert "wget" in text, f"{store}: the alpine images have busybox wget, not curl"
 
 
 def flags(service: dict[str, Any]) -> dict[str, str]:
@@ -443,19 +609,8 @@ def test_compose_file_loads_with_compose_go(
     assert loaded.returncode == 0, loaded.stderr
     project = yaml.safe_load(loaded.stdout)
     images = {name: svc.get("image") for name, svc in project["services"].items()}
-    assert (
-        images["victoriametrics"]
-        == f"victoriametrics/victoria-metrics:{versions['VICTORIAMETRICS_VERSION']}"
-    )
-    assert (
-        images["victorialogs"]
-        == f"victoriametrics/victoria-logs:{versions['VICTORIALOGS_VERSION']}"
-    )
-    assert (
-        images["victoriatraces"]
-        == f"victoriametrics/victoria-traces:{versions['VICTORIATRACES_VERSION']}"
-    )
-    assert images["otel-collector"] == f"otel/opentelemetry-collector:{versions['OTELCOL_VERSION']}"
+    for name, (repository, key) in IMAGES.items():
+        assert images.get(name) == f"{repository}:{versions[key]}", (name, images.get(name))
     for name, svc in project["services"].items():
         for port in svc.get("ports", []):
             assert port.get("host_ip") == "127.0.0.1", (name, port)
