@@ -12,6 +12,7 @@ import httpx2
 from mcp import Client
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from tests.foreign_shapes import emit_two_instrumentations, emit_wide_trace
 from tests.otel_emit import Emitter, emitter
 
 from benchmarks.common import TOKEN_METHOD, Table, server_params, tokens
@@ -20,7 +21,7 @@ from obs_mcp.stack.runner import Stack
 SERVICES = ("frontend", "checkout", "payments", "inventory", "shipping")
 FANOUT = 10
 ERROR_EVERY = 50  # one span in 50 fails (with an exception event and an ERROR log)
-TOKEN_BUDGET = 10_000
+TOKEN_BUDGET = 10_000  # the issue's goal for every 2,000-span shape (the default budget is 8k)
 
 
 @dataclass
@@ -112,57 +113,84 @@ def dominant_fields(answer: dict[str, Any], top: int = 4) -> str:
     return ", ".join(f"{k} {v * 100 / total:.0f}%" for k, v in sizes.most_common(top))
 
 
+def _foreign(stack: Stack) -> list[tuple[str, EmittedTrace]]:
+    """Shapes this project did not design: a batch job's 2,000 short-named spans, the same
+    with long attributes, and one request with an N+1 of 25 identical DB calls."""
+    url = stack.settings.otlp_http_url
+    out: list[tuple[str, EmittedTrace]] = []
+    for label, long_attributes in (
+        ("2,000 spans, short names", False),
+        ("2,000 spans, long attributes", True),
+    ):
+        wide = emit_wide_trace(url, long_attributes=long_attributes)
+        out.append(
+            (
+                label,
+                EmittedTrace(
+                    wide.trace_id, wide.span_count, 0, wide.root_span_id, set(wide.error_span_ids)
+                ),
+            )
+        )
+    two = emit_two_instrumentations(url, requests=3)
+    out.append(
+        ("N+1: 25 SELECTs under one handler", EmittedTrace(two.n_plus_one_trace, 30, 0, "", set()))
+    )
+    return out
+
+
 async def measure(stack: Stack, sizes: tuple[int, ...] = (20, 200, 2000)) -> tuple[Table, str]:
     """Returns the table and a service with fresh logs and server spans (for later sections)."""
     emitters = [emitter(stack.settings.otlp_http_url, name) for name in SERVICES]
-    emitted = [emit_trace(emitters, n, f"t{n}") for n in sizes]
+    emitted = [(f"{n} spans, fan-out {FANOUT}", emit_trace(emitters, n, f"t{n}")) for n in sizes]
     for em in emitters:
         em.shutdown()
-    for t in emitted:
+    emitted += _foreign(stack)
+    for _, t in emitted:
         wait_stored(stack, t)
     table = Table(
         "3. Answer size: correlate_trace vs raw store JSON (same trace)",
         [
-            "trace spans",
+            "trace",
+            "spans",
             "logs",
             "error spans",
             "raw JSON tokens (spans + logs)",
             "correlate_trace tokens",
             "ratio",
-            "same answer as compact JSON",
-            "spans shown / omitted",
+            "rows shown / in repeat rows / omitted",
             "root + all errors kept",
-            "< 10k tokens",
+            f"<= {TOKEN_BUDGET // 1000}k tokens",
             "largest fields (share of compact JSON)",
         ],
     )
     async with Client(server_params(stack), read_timeout_seconds=120) as client:
-        for t in emitted:
+        for label, t in emitted:
             span_json, log_json = raw_rows(stack, t.trace_id)
             raw_tokens = tokens(span_json) + tokens(log_json)
             result = await client.call_tool("correlate_trace", {"trace_id": t.trace_id})
             text = "".join(getattr(block, "text", "") for block in result.content)
             answer = json.loads(text)
             shown = {span["span_id"] for span in answer["spans"]}
-            root_ok = any(
+            root_ok = not t.root_span_id or any(
                 s["span_id"] == t.root_span_id and s["depth"] == 0 for s in answer["spans"]
             )
             kept = root_ok and t.error_span_ids <= shown
-            counts_ok = answer["spans_omitted"] == answer["span_count"] - answer["spans_returned"]
+            in_repeats = sum(s["repeat"]["count"] - 1 for s in answer["spans"] if "repeat" in s)
+            omitted = sum(g["count"] for g in answer.get("omitted", []))
+            counts_ok = len(shown) + in_repeats + omitted == answer["span_count"] == t.spans
             answer_tokens = tokens(text)
-            compact = tokens(json.dumps(answer, separators=(",", ":"), ensure_ascii=False))
             table.add(
+                label,
                 t.spans,
                 t.logs,
                 len(t.error_span_ids),
                 f"{raw_tokens:,}",
                 f"{answer_tokens:,}",
                 f"{raw_tokens / answer_tokens:.0f}x smaller",
-                f"{compact:,}",
-                f"{answer['spans_returned']} / {answer['spans_omitted']}"
+                f"{len(shown)} / {in_repeats} / {omitted}"
                 + ("" if counts_ok else " (counts inconsistent!)"),
                 "yes" if kept else "NO",
-                "yes" if answer_tokens < TOKEN_BUDGET else "NO",
+                "yes" if answer_tokens <= TOKEN_BUDGET else "NO",
                 dominant_fields(answer),
             )
         listed = await client.list_tools()
@@ -175,15 +203,18 @@ async def measure(stack: Stack, sizes: tuple[int, ...] = (20, 200, 2000)) -> tup
         instructions = client.instructions or ""
     table.notes += [
         TOKEN_METHOD + ".",
-        "Traces emitted with the OpenTelemetry SDK over OTLP (tests/otel_emit.py): 5 services, "
-        f"fan-out {FANOUT}, 1 span in {ERROR_EVERY} an error with an exception event; one log "
-        "line per span plus an ERROR line per error span.",
+        "The fan-out traces are emitted with the OpenTelemetry SDK over OTLP (tests/otel_emit.py):"
+        f" 5 services, fan-out {FANOUT}, 1 span in {ERROR_EVERY} an error with an exception "
+        "event; one log line per span plus an ERROR line per error span. The other three are "
+        "built as OTLP protobuf (tests/foreign_shapes.py): a batch job of 2,000 spans with "
+        "short names (5 errors), the same with ~1.5 KB of attributes per span, and a request "
+        "whose handler runs 25 identical SELECTs.",
         "Raw JSON = every VictoriaTraces LogsQL row for the trace_id + every VictoriaLogs row "
         "for it (what a shell correlate script prints). correlate_trace = the tool's text "
-        "content as an MCP client receives it (default max_spans=200, max_logs=100): compact "
-        "JSON without nulls, written by the server itself; the same object also goes out as "
-        "structuredContent (not counted). 'compact JSON' = the answer re-serialised compactly "
-        "(equal to the text when the server already sends it compact).",
+        "content as an MCP client receives it, with the default budget (max_tokens=8000): "
+        "compact JSON without nulls; the same object also goes out as structuredContent (not "
+        "counted). Rows: spans shown as rows / spans a repeat row stands for / spans "
+        "summarised under `omitted` (they add up to the trace's spans).",
         f"tools/list: {len(listed.tools)} tools, {tokens(tools_json):,} tokens "
         f"(+ server instructions {tokens(instructions):,} tokens, sent once at initialize).",
     ]

@@ -7,21 +7,38 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import anyio
 import httpx2
 from mcp import Client
 
 from benchmarks.common import Table, backend_settings, ms, p50, p95, server_params
-from obs_mcp.core.backends import open_backends
+from obs_mcp.core.backends import Backends, open_backends
 from obs_mcp.core.fields import LOG_SERVICE
 from obs_mcp.core.logs import query_logs
-from obs_mcp.core.red import _STATS as RED_STATS
-from obs_mcp.core.red import MAX_OPERATIONS, error_rate, server_spans
+from obs_mcp.core.red import error_rate
 from obs_mcp.queries import logsql_exact
 from obs_mcp.stack.runner import Stack
 from obs_mcp.timeparse import resolve_window, rfc3339
 
 Timed = Callable[[], Awaitable[Any]]
+
+
+async def recorded_queries(
+    backends: Backends, call: Callable[[], Awaitable[object]]
+) -> list[tuple[str, Any]]:
+    """The (path, params) of every VictoriaTraces request one core call makes."""
+    seen: list[tuple[str, Any]] = []
+    original = backends.traces.get_text
+
+    async def spy(path: str, params: Any) -> str:
+        seen.append((path, params))
+        return await original(path, params)
+
+    backends.traces.get_text = spy  # type: ignore[method-assign]
+    try:
+        await call()
+    finally:
+        backends.traces.get_text = original  # type: ignore[method-assign]
+    return seen
 
 
 async def _time_interleaved(calls: list[Timed], n: int, warmup: int = 3) -> list[list[float]]:
@@ -70,26 +87,18 @@ async def measure(stack: Stack, service: str, n: int) -> Table:
     ):
         extra = logsql_exact(LOG_SERVICE, service)
         logs_params = backends.logs._params("*", window, limit=51, extra_filters=extra)
-        spans = server_spans(service)
-        totals_params = backends.traces._params(f"{spans} | stats {RED_STATS}", window)
-        ops_params = backends.traces._params(
-            f"{spans} | stats by (name) {RED_STATS} "
-            f"| sort by (errors desc, total desc) | limit {MAX_OPERATIONS + 1}",
-            window,
+        rate_queries = await recorded_queries(
+            backends, lambda: error_rate(backends, service, None, start_s, end_s)
         )
 
         async def raw_logs() -> None:
             r = await http.get(f"{s.vl_url}/select/logsql/query", params=logs_params)
             r.raise_for_status()
 
-        async def raw_rate() -> None:
-            async def one(params: dict[str, Any]) -> None:
-                r = await http.get(f"{s.vt_url}/select/logsql/query", params=params)
+        async def raw_rate() -> None:  # the tool's own store queries, one after another
+            for path, params in rate_queries:
+                r = await http.get(f"{s.vt_url}{path}", params=params)
                 r.raise_for_status()
-
-            async with anyio.create_task_group() as group:
-                group.start_soon(one, totals_params)
-                group.start_soon(one, ops_params)
 
         async def core_logs() -> None:
             await query_logs(backends, "*", service, None, start_s, end_s)
@@ -108,7 +117,7 @@ async def measure(stack: Stack, service: str, n: int) -> Table:
         cases = [
             ("query_logs (1 LogsQL query)", raw_logs, core_logs, via_mcp("query_logs", logs_args)),
             (
-                "error_rate (2 LogsQL stats queries in parallel)",
+                f"error_rate ({len(rate_queries)} LogsQL queries; raw: replayed in series)",
                 raw_rate,
                 core_rate,
                 via_mcp("error_rate", rate_args),

@@ -40,11 +40,14 @@ from benchmarks.common import (
     p95,
 )
 from obs_mcp.core.backends import open_backends
+from obs_mcp.core.compare import compare_runs
+from obs_mcp.core.correlate import correlate_trace
 from obs_mcp.core.logs import query_logs
 from obs_mcp.core.red import error_rate
-from obs_mcp.core.traces import correlate_trace, search_traces
+from obs_mcp.core.traces import search_traces
 from obs_mcp.stack.runner import Stack
 from obs_mcp.stack.vtcompat import decode_request, span_rows
+from obs_mcp.timeparse import from_unix_nanos, rfc3339
 
 SERVICES = 50
 OPERATIONS = 20
@@ -333,7 +336,18 @@ async def latencies(stack: Stack, plan: Plan, traces: int, calls: int) -> Table:
 
         async def rate(k: int) -> None:
             result = await error_rate(backends, SERVICE_NAMES[k % SERVICES], since="1h")
-            assert result.total > 0
+            assert result.total > 0 and result.percentiles_exact, result.percentiles_note
+
+        middle = rfc3339(from_unix_nanos(plan.now_ns - SPREAD_NS // 2))
+        first = rfc3339(from_unix_nanos(plan.now_ns - SPREAD_NS - 60 * 1_000_000_000))
+        last = rfc3339(from_unix_nanos(plan.now_ns + 60 * 1_000_000_000))
+
+        async def compare(k: int) -> None:
+            result = await compare_runs(
+                backends, SERVICE_NAMES[k % SERVICES], first, middle, middle, last
+            )
+            assert result.baseline.requests > 0 and result.current.requests > 0
+            assert result.percentiles_exact, result.percentiles_note
 
         async def search(k: int) -> None:
             await search_traces(backends, SERVICE_NAMES[k % SERVICES], errors_only=True, since="1h")
@@ -343,7 +357,8 @@ async def latencies(stack: Stack, plan: Plan, traces: int, calls: int) -> Table:
 
         cases: list[tuple[str, Callable[[int], Awaitable[Any]], str]] = [
             ("correlate_trace", correlate, "10-span trace + its logs + RED of 2 services"),
-            ("error_rate", rate, "one service, 1 h: exact stats over its server spans"),
+            ("error_rate", rate, "one service, 1 h: exact counts + percentiles of its requests"),
+            ("compare_runs", compare, "one service, two 5-min halves: both sides + signatures"),
             ("search_traces", search, "one service, errors_only, 1 h, 20 newest + summaries"),
             ("query_logs", logs, "word `timeout` + service filter, 1 h, 50 newest"),
         ]

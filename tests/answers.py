@@ -6,8 +6,11 @@ tests compare against the full model instead (and so also check the answer parse
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from mcp import Client
+from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
 
 from obs_mcp.server import mcp
@@ -31,3 +34,25 @@ def full_answer(tool: str, structured: dict[str, Any] | None) -> dict[str, Any]:
     assert model is not None, tool
     plain: dict[str, Any] = _plain(model.model_validate(structured))
     return plain
+
+
+def text_of(result: CallToolResult) -> str:
+    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+def answer_chars(result: CallToolResult) -> tuple[int, int]:
+    """(text block chars, compact structuredContent chars): what an agent may be shown."""
+    return len(text_of(result)), len(json.dumps(result.structured_content))
+
+
+async def call(tool: str, args: dict[str, Any]) -> CallToolResult:
+    """One tool call through an in-memory MCP client (store URLs from the environment)."""
+    async with Client(mcp) as client:
+        return await client.call_tool(tool, args)
+
+
+async def ok(tool: str, args: dict[str, Any]) -> dict[str, Any]:
+    """A successful call's answer as its full model (every field present)."""
+    result = await call(tool, args)
+    assert not result.is_error, text_of(result)
+    return full_answer(tool, result.structured_content)

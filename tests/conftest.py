@@ -33,6 +33,13 @@ def native_stack() -> Iterator[Stack]:
         shutil.rmtree(state_dir, ignore_errors=True)
 
 
+@pytest.fixture
+def tools_on_stack(native_stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server reads the store URLs at lifespan start: point it at the test stack."""
+    for key, value in native_stack.settings.store_env().items():
+        monkeypatch.setenv(key, value)
+
+
 # Known telemetry, emitted once per test module that asks for it (unique service names, so
 # modules never see each other's figures).
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import httpx2
 from mcp import Client
-from mcp.types import CallToolResult, TextContent
+from mcp.types import CallToolResult
 
 from obs_mcp.stack.procs import free_port, pid_alive
 from obs_mcp.stack.runner import ComponentStatus, Stack, StackPorts, StackSettings
@@ -300,10 +300,6 @@ async def tool_session(env: dict[str, str]) -> AsyncIterator[Client]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-
-
-def text_of(result: CallToolResult) -> str:
-    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
 
 
 async def timed_call(

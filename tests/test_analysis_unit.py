@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from obs_mcp.core.compare import resolve_sides, two_proportion_z, verdict
-from obs_mcp.core.health import close_names, parse_collector_metrics
+from obs_mcp.core.health import parse_collector_metrics
+from obs_mcp.core.names import closest
 from obs_mcp.core.signatures import code_location, message_template, stack_location
 from obs_mcp.errors import InvalidArgument
 from obs_mcp.models import SideStats
@@ -117,10 +118,11 @@ otelcol_exporter_queue_size{data_type="traces"} 4
     assert h.sent == {"metrics": 7} and h.send_failed == {"traces": 1} and h.queue_size == 7
 
 
-def test_close_names() -> None:
-    assert close_names("chekout", ["checkout", "payments", "Checkout-v2"])[0] == "checkout"
-    assert close_names("SHOP", ["shop"]) == ["shop"]
-    assert close_names("zzz", ["shop"]) == []
+def test_closest_names() -> None:
+    assert closest("chekout", ["checkout", "payments", "Checkout-v2"])[0] == "checkout"
+    assert closest("SHOP", ["shop"]) == ["shop"]
+    assert closest("shopp", ["payments", "shop"]) == ["shop"]
+    assert closest("zzz", ["shop"]) == []
 
 
 def test_slim_keeps_meaning() -> None:

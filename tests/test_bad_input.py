@@ -21,13 +21,13 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from obs_mcp.config import Settings
 from obs_mcp.stack.runner import Stack
+from tests.answers import text_of
 from tests.faultkit import (
     FaultProxy,
     hostport,
     log_count,
     log_rows,
     span_count,
-    text_of,
     tool_session,
 )
 from tests.otel_emit import emitter

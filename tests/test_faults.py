@@ -20,6 +20,7 @@ import pytest
 from opentelemetry.trace import SpanKind
 
 from obs_mcp.stack.runner import Stack
+from tests.answers import text_of
 from tests.faultkit import (
     FaultProxy,
     hostport,
@@ -31,7 +32,6 @@ from tests.faultkit import (
     settle,
     span_count,
     span_rows,
-    text_of,
     timed_call,
     tool_session,
 )

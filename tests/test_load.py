@@ -19,7 +19,8 @@ from mcp import Client, StdioServerParameters
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from obs_mcp.stack.runner import Stack
-from tests.faultkit import rss_kib, serve_http, span_count, text_of
+from tests.answers import text_of
+from tests.faultkit import rss_kib, serve_http, span_count
 from tests.otel_emit import emitter
 from tests.waiting import wait_for
 

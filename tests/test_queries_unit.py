@@ -11,7 +11,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from obs_mcp.core.metrics import _instant_result, _range_result, auto_step
-from obs_mcp.core.traces import _order_spans, _select_logs, _select_spans
 from obs_mcp.errors import InvalidArgument
 from obs_mcp.models import (
     CorrelatedTrace,
@@ -127,7 +126,7 @@ def test_resolve_window_since_counts_back_from_now() -> None:
     window = resolve_window("15m", None, None, now=NOW)
     assert (window.start, window.end) == (NOW - timedelta(minutes=15), NOW)
     assert window.seconds == 900
-    assert window.describe() == "2026-03-04T11:45:00.000Z .. 2026-03-04T12:00:00.000Z"
+    assert window.describe() == "2026-03-04T11:45:00.000000Z .. 2026-03-04T12:00:00.000000Z"
 
 
 def test_resolve_window_default_since() -> None:
@@ -179,7 +178,7 @@ def test_resolve_window_limit_is_31_days() -> None:
 
 def test_rfc3339_and_store_time() -> None:
     moment = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
-    assert rfc3339(moment) == "2026-01-02T03:04:05.123Z"
+    assert rfc3339(moment) == "2026-01-02T03:04:05.123456Z"
     parsed = parse_store_time("2026-11-21T23:14:44.968031798Z")
     assert parsed == datetime(2026, 11, 21, 23, 14, 44, 968031, tzinfo=UTC)
     assert parse_store_time("2026-11-21T23:14:44Z") == datetime(
@@ -313,62 +312,6 @@ def test_check_name() -> None:
     assert check_name("x" * 256, "service")
 
 
-# ---- span tree order and selection ------------------------------------------------------------
-
-
-def span(sid: str, parent: str = "", start: int = 0, error: bool = False) -> dict[str, str]:
-    row = {"span_id": sid, "parent_span_id": parent, "start_time_unix_nano": str(start)}
-    if error:
-        row["status_code"] = "2"
-    return row
-
-
-def test_order_spans_depth_first_by_start() -> None:
-    rows = [
-        span("c2", "r", 30),
-        span("r", "", 10),
-        span("c1", "r", 20),
-        span("g1", "c1", 25),
-        span("orphan", "missing-parent", 5),  # parent not in the trace: shown as a root
-        span("self", "self", 40),  # self-parent must not loop
-    ]
-    ordered = [(row["span_id"], depth) for row, depth in _order_spans(rows)]
-    assert ordered == [
-        ("orphan", 0),
-        ("r", 0),
-        ("c1", 1),
-        ("g1", 2),
-        ("c2", 1),
-        ("self", 0),
-    ]
-
-
-def test_select_spans_keeps_root_errors_and_ancestors() -> None:
-    rows = [span("r", "", 0)]
-    rows += [span(f"a{i}", "r", 10 + i) for i in range(5)]
-    rows += [span("deep", "a4", 100), span("err", "deep", 101, error=True)]
-    ordered = _order_spans(rows)
-    chosen, omitted = _select_spans(ordered, max_spans=1)
-    ids = [row["span_id"] for row, _ in chosen]
-    assert ids == ["r", "a4", "deep", "err"]
-    assert omitted == len(rows) - 4
-    chosen, omitted = _select_spans(ordered, max_spans=6)
-    ids = [row["span_id"] for row, _ in chosen]
-    assert {"r", "a4", "deep", "err"} <= set(ids) and len(ids) == 6 and omitted == 2
-    chosen, omitted = _select_spans(ordered, max_spans=100)
-    assert len(chosen) == len(rows) and omitted == 0
-
-
-def test_select_logs_prefers_errors_then_time_order() -> None:
-    rows = [
-        {"_time": f"2026-01-01T00:00:0{i}Z", "severity_text": sev, "_msg": str(i)}
-        for i, sev in enumerate(["INFO", "ERROR", "WARN", "DEBUG", "FATAL", "INFO"])
-    ]
-    assert [r["_msg"] for r in _select_logs(rows, 3)] == ["1", "2", "4"]
-    assert _select_logs(rows, 0) == []
-    assert [r["_msg"] for r in _select_logs(rows, 10)] == ["0", "1", "2", "3", "4", "5"]
-
-
 # ---- metrics shaping --------------------------------------------------------------------------
 
 
@@ -388,7 +331,7 @@ def test_instant_result_shapes_vector_and_scalar() -> None:
     )
     assert vector.kind == "instant" and vector.returned == 1 and vector.hint is None
     assert vector.series[0].value == 7.0 and list(vector.series[0].labels) == ["a", "b"]
-    assert vector.series[0].time == "1970-01-01T00:00:01.500Z"
+    assert vector.series[0].time == "1970-01-01T00:00:01.500000Z"
     scalar = _instant_result("q", {"resultType": "scalar", "result": [2.0, "3"]})
     assert scalar.series[0].value == 3.0 and scalar.series[0].labels == {}
     empty = _instant_result("q", {"resultType": "vector", "result": []})

@@ -18,6 +18,7 @@ from mcp import Client
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from obs_mcp.stack.runner import Stack
+from tests.answers import text_of
 from tests.faultkit import (
     FaultProxy,
     hostport,
@@ -25,7 +26,6 @@ from tests.faultkit import (
     log_count,
     serve_http,
     span_count,
-    text_of,
     tool_session,
 )
 from tests.otel_emit import emitter

@@ -18,10 +18,10 @@ import pytest
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.types import CallToolResult, TextContent
 
 from obs_mcp.stack.procs import free_port
 from obs_mcp.stack.runner import Stack
+from tests.answers import text_of
 from tests.known_telemetry import (
     OBS_MCP,
     TOKEN_ENV,
@@ -74,10 +74,6 @@ async def connect_error(url: str) -> list[BaseException]:
     except Exception as exc:
         return leaves(exc)
     raise AssertionError(f"{url} answered without a token")
-
-
-def text_of(result: CallToolResult) -> str:
-    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
 
 
 async def check_real_figures(client: Client, small: Small) -> None:

@@ -6,9 +6,16 @@ Durations are milliseconds, times RFC3339 UTC strings. Every list carries `retur
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+
+def compact_json(model: BaseModel) -> str:
+    """The wire form of an answer: compact JSON without nulls (what budgets are counted in)."""
+    data = model.model_dump(mode="json", exclude_none=True)
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 class Bounded(BaseModel):
@@ -78,6 +85,13 @@ class SpanLog(BaseModel):
     span_id: str | None = None
 
 
+class RepeatSummary(BaseModel):
+    count: int = Field(description="siblings of one service + operation shown as this one row")
+    total_ms: float
+    min_ms: float
+    max_ms: float
+
+
 class SpanNode(BaseModel):
     span_id: str
     parent_span_id: str | None = None
@@ -87,21 +101,58 @@ class SpanNode(BaseModel):
     kind: str
     start_offset_ms: float
     duration_ms: float
+    self_ms: float = Field(default=0.0, description="duration minus the time its children cover")
+    critical: bool = Field(
+        default=False, exclude_if=lambda v: not v, description="on the critical path"
+    )
     status: Literal["ok", "error"]
     status_message: str | None = None
+    repeat: RepeatSummary | None = None
     # Left out of the answer when empty: most spans of a big trace have neither.
     attributes: dict[str, str] = Field(default_factory=dict, exclude_if=lambda v: not v)
     logs: list[SpanLog] = Field(default_factory=list, exclude_if=lambda v: not v)
 
 
+class OmittedSpans(BaseModel):
+    service: str
+    operation: str
+    count: int
+    errors: int = Field(default=0, exclude_if=lambda v: not v)
+    total_ms: float
+
+
+class SlowSpan(BaseModel):
+    span_id: str
+    service: str
+    operation: str
+    self_ms: float
+    critical: bool = Field(default=False, exclude_if=lambda v: not v)
+
+
+class RepeatedCall(BaseModel):
+    service: str
+    operation: str
+    parent_span_id: str
+    count: int
+    total_ms: float
+    min_ms: float
+    max_ms: float
+
+
+class LatencySummary(BaseModel):
+    top_self_time: list[SlowSpan]
+    repeated: list[RepeatedCall] = Field(default_factory=list, exclude_if=lambda v: not v)
+
+
 class RedSnapshot(BaseModel):
     service: str
     window: str
-    requests: int = Field(description="server/consumer spans in the window")
+    requests: int = Field(description="entry server/consumer spans in the window")
     rate_per_s: float
     errors: int
     error_ratio: float
     p95_ms: float | None = None
+    percentiles_exact: bool = Field(default=True, exclude_if=lambda v: v)
 
 
 class CorrelatedTrace(BaseModel):
@@ -113,9 +164,16 @@ class CorrelatedTrace(BaseModel):
     services: list[str] = Field(default_factory=list)
     span_count: int = 0
     error_count: int = 0
+    budget_tokens: int = Field(default=0, description="the answer never exceeds this (chars/4)")
+    latency: LatencySummary | None = None
     spans: list[SpanNode] = Field(default_factory=list)
     spans_returned: int = 0
     spans_omitted: int = Field(default=0, description="spans left out (never the root or errors)")
+    omitted: list[OmittedSpans] = Field(
+        default_factory=list,
+        exclude_if=lambda v: not v,
+        description="what the left-out spans were, by service + operation",
+    )
     orphan_logs: list[SpanLog] = Field(
         default_factory=list, description="logs of this trace whose span is not shown"
     )
@@ -147,6 +205,10 @@ class ErrorRateResult(BaseModel):
     p50_ms: float | None = None
     p95_ms: float | None = None
     p99_ms: float | None = None
+    percentiles_exact: bool = Field(
+        default=True, description="false: estimates, the reason and method in percentiles_note"
+    )
+    percentiles_note: str | None = None
     operations: list[OperationRate]
     operations_returned: int
     operations_truncated: bool
@@ -171,17 +233,32 @@ class ServicesResult(Bounded):
 
 
 # ---- error signatures (top_errors) --------------------------------------------------------------
+class EchoSignature(BaseModel):
+    service: str
+    operation: str
+    exception_type: str | None = None
+    message: str
+    count: int = Field(description="error spans that only propagated the origin's error")
+
+
 class ErrorSignature(BaseModel):
     service: str
     operation: str
     exception_type: str | None = None
     message: str = Field(description="template: ids, numbers, quoted text masked")
-    count: int
+    example: str | None = Field(default=None, description="one raw message of this signature")
+    count: int = Field(description="error spans where the error started (the origin)")
     first_seen: str
     last_seen: str
     sample_trace_id: str
     sample_log: str | None = Field(default=None, description="an ERROR log of the sample trace")
     code_location: str | None = Field(default=None, description="file:line in function")
+    seen_upstream_as: list[EchoSignature] = Field(
+        default_factory=list,
+        exclude_if=lambda v: not v,
+        description="callers' errors that only propagate this one (5xx, framework spans)",
+    )
+    seen_upstream_omitted: int = Field(default=0, exclude_if=lambda v: not v)
 
 
 class TopErrorsResult(Bounded):
@@ -227,6 +304,8 @@ class CompareResult(BaseModel):
     error_rate_change: float = Field(description="current - baseline (absolute)")
     error_rate_z: float | None = Field(default=None, description="two-proportion z statistic")
     p95_change_pct: float | None = None
+    percentiles_exact: bool = True
+    percentiles_note: str | None = None
     operations: list[OperationCompare]
     new_errors: list[SignatureChange]
     gone_errors: list[SignatureChange]
@@ -247,8 +326,8 @@ class OperationRed(BaseModel):
 
 class Neighbor(BaseModel):
     service: str
-    calls: int = Field(description="parent->child span pairs in the sampled traces")
-    errors: int
+    calls: int = Field(description="parent->child span pairs across the two services (exact)")
+    errors: int = Field(description="calls whose callee (child) span failed")
 
 
 class ServiceOverview(BaseModel):
@@ -260,7 +339,6 @@ class ServiceOverview(BaseModel):
     error_logs: list[LogRow] = Field(description="newest ERROR logs")
     downstream: list[Neighbor] = Field(description="services it calls")
     upstream: list[Neighbor] = Field(description="services calling it")
-    traces_sampled: int
     metric_names: list[str] = Field(description="for query_metrics, label service_name")
     hint: str | None = None
     warnings: list[str] = Field(default_factory=list)

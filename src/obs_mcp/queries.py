@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 
 from obs_mcp.errors import InvalidArgument
+from obs_mcp.timeparse import rfc3339
 
 _TRACE_ID = re.compile(r"[0-9a-f]{32}")
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -27,6 +29,11 @@ def logsql_exact(field: str, value: str) -> str:
 
 def logsql_in(field: str, values: list[str]) -> str:
     return f"{logsql_field(field)}:in({','.join(logsql_string(v) for v in values)})"
+
+
+def logsql_time_range(start: datetime, end: datetime) -> str:
+    """A `_time:[start, end]` filter (for subqueries that keep their own time range)."""
+    return f"_time:[{rfc3339(start)}, {rfc3339(end)}]"
 
 
 def promql_label_value(value: str) -> str:

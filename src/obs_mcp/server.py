@@ -18,7 +18,18 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from obs_mcp import guides
-from obs_mcp.core import compare, health, logs, metrics, overview, red, services, signatures, traces
+from obs_mcp.core import (
+    compare,
+    correlate,
+    health,
+    logs,
+    metrics,
+    overview,
+    red,
+    services,
+    signatures,
+    traces,
+)
 from obs_mcp.core.backends import Backends, open_backends
 from obs_mcp.errors import ObsError
 from obs_mcp.models import (
@@ -32,6 +43,7 @@ from obs_mcp.models import (
     StackHealth,
     TopErrorsResult,
     TracesResult,
+    compact_json,
 )
 from obs_mcp.schema_slim import slim_tool_schemas
 
@@ -93,9 +105,10 @@ async def _answer(call: Awaitable[BaseModel], tool: str) -> CallToolResult:
     except Exception as exc:
         log.exception("%s failed", tool)
         raise ToolError(f"internal error in {tool}: {type(exc).__name__}: {exc}") from exc
-    data = result.model_dump(mode="json", exclude_none=True)
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
+    text = compact_json(result)
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)], structured_content=json.loads(text)
+    )
 
 
 @mcp.tool(annotations=READ_ONLY)
@@ -118,9 +131,10 @@ async def error_rate(
         str | None, Field(description="one span name, e.g. 'POST /api/checkout'")
     ] = None,
 ) -> Annotated[CallToolResult, ErrorRateResult]:
-    """Exact request count, errors, error rate and p50/p95/p99 (ms) of a service from ALL its
-    server spans, per operation. Use it to measure a problem and to verify a fix (compare two
-    windows). For individual failing requests use search_traces."""
+    """Exact requests, errors, error rate and p50/p95/p99 (ms, nearest rank) of a service, per
+    operation, over ALL its spans. Request = entry SERVER/CONSUMER span (nested ones of the
+    same service count once); error = status ERROR or UNSET with HTTP >= 500. Measure a problem
+    or verify a fix; for failing requests use search_traces."""
     return await _answer(
         red.error_rate(_backends(ctx), service, since, start, end, operation), "error_rate"
     )
@@ -165,14 +179,24 @@ async def search_traces(
 async def correlate_trace(
     ctx: Context,
     trace_id: Annotated[str, Field(description="32 hex chars")],
-    max_spans: Annotated[int, Field(ge=1, le=5000)] = 200,
+    max_tokens: Annotated[
+        int, Field(ge=1000, le=25000, description="answer budget in tokens (chars/4)")
+    ] = 8000,
+    max_spans: Annotated[int, Field(ge=1, le=5000)] = 500,
     max_logs: Annotated[int, Field(ge=0, le=1000)] = 100,
+    since: Annotated[str | None, Field(description="where to look up the id (default 7d)")] = None,
+    start: Start = None,
+    end: End = None,
 ) -> Annotated[CallToolResult, CorrelatedTrace]:
-    """One trace in full: span tree (depth-first; status, exception, http/db attributes),
-    each span's log lines nested under it, and RED of every service involved. The root and
-    all error spans are always kept. The step after search_traces or a log's trace_id."""
+    """One trace within a token budget: span tree (status, exception, self time, critical path),
+    each span's logs under it, RED of its services, and where the time went (top self time,
+    repeated calls e.g. N+1 collapsed into one row). Root and errors always first; the rest is
+    summarised in `omitted`. The step after search_traces or a log's trace_id."""
     return await _answer(
-        traces.correlate_trace(_backends(ctx), trace_id, max_spans, max_logs), "correlate_trace"
+        correlate.correlate_trace(
+            _backends(ctx), trace_id, max_spans, max_logs, max_tokens, since, start, end
+        ),
+        "correlate_trace",
     )
 
 
@@ -228,8 +252,9 @@ async def compare_runs(
     operation: Annotated[str | None, Field(description="one span name")] = None,
 ) -> Annotated[CallToolResult, CompareResult]:
     """Verify a fix in one call: baseline vs current window (or run.id) with requests, req/s,
-    error rate, p50/p95/p99 per operation, new/gone error signatures and a verdict that
-    only counts significant changes. Use instead of two error_rate calls."""
+    error rate, p50/p95/p99 per operation, new/gone error signatures and a verdict that only
+    counts significant changes (requests and errors as in error_rate). Use instead of two
+    error_rate calls."""
     return await _answer(
         compare.compare_runs(
             _backends(ctx), service, baseline_start, baseline_end, current_start,
@@ -248,9 +273,10 @@ async def top_errors(
     end: End = None,
     limit: Annotated[int, Field(ge=1, le=50)] = 10,
 ) -> Annotated[CallToolResult, TopErrorsResult]:
-    """What fails: error spans grouped by operation + exception type + message template, with
-    count, first/last seen, sample trace_id and log line, code location. error_rate says how
-    often; correlate_trace(sample_trace_id) shows one in full."""
+    """What fails, as incidents: the span where each error started (exception type + message
+    template, count, first/last seen, sample trace and log, code location), with the callers'
+    errors that only propagate it listed under it. error_rate says how often;
+    correlate_trace(sample_trace_id) shows one in full."""
     return await _answer(
         signatures.top_errors(_backends(ctx), service, since, start, end, limit), "top_errors"
     )

@@ -95,19 +95,44 @@ def resolve_window(
 
 
 def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """RFC3339 UTC with microseconds: lines 400 µs apart must not read as simultaneous."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def rfc3339_ns(nanos: int) -> str:
+    """Integer unix nanoseconds -> RFC3339 UTC with microseconds (the shown precision)."""
+    seconds, rest = divmod(nanos, 1_000_000_000)
+    moment = datetime.fromtimestamp(seconds, UTC).replace(microsecond=rest // 1000)
+    return rfc3339(moment)
 
 
 def from_unix_nanos(value: str | int) -> datetime:
-    return datetime.fromtimestamp(int(value) / 1e9, UTC)
+    seconds, rest = divmod(int(value), 1_000_000_000)
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=rest // 1000)
+
+
+_STORE_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)", re.I)
+
+
+def store_time_ns(value: str) -> int:
+    """A store's `_time` as integer unix nanoseconds, the only form times are compared in.
+
+    RFC3339Nano drops trailing zeros (`…:07Z`, `…:07.5Z`, `…:07.123Z`), so its strings do
+    not sort as times; plain digits are taken as unix nanoseconds. Unparseable -> 0.
+    """
+    raw = value.strip()
+    if raw.isdigit():
+        return int(raw)
+    match = _STORE_TIME.fullmatch(raw)
+    if not match:
+        return 0
+    head, fraction, zone = match.groups()
+    zone = "+00:00" if zone.upper() == "Z" else zone
+    whole = datetime.fromisoformat(head + zone)
+    seconds = int(whole.timestamp())
+    return seconds * 1_000_000_000 + int((fraction or "").ljust(9, "0"))
 
 
 def parse_store_time(value: str) -> datetime:
-    """Parse a store's RFC3339Nano `_time` (Python keeps microseconds)."""
-    raw = value.replace("Z", "+00:00")
-    if "." in raw:
-        head, _, rest = raw.partition(".")
-        digits = "".join(ch for ch in rest if ch.isdigit())
-        zone = rest[len(digits) :]
-        raw = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
-    return datetime.fromisoformat(raw).astimezone(UTC)
+    """A store's `_time` as an aware datetime (microsecond precision, Python's limit)."""
+    return from_unix_nanos(store_time_ns(value))

@@ -47,7 +47,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--current-run", help="span attribute run.id of the current run")
     p.add_argument("--operation")
     p.add_argument("--json", action="store_true")
-    p = sub.add_parser("top-errors", help="errors grouped into signatures")
+    p = sub.add_parser(
+        "top-errors", help="incidents: where errors start, with what propagates them"
+    )
     p.add_argument("service", nargs="?")
     p.add_argument("--since", default="15m")
     p.add_argument("--start")

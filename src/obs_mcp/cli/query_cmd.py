@@ -15,9 +15,10 @@ from pydantic import BaseModel
 from rich.table import Table
 
 from obs_mcp.cli.console import make_console
-from obs_mcp.core import logs, metrics, red, services, traces
+from obs_mcp.cli.outcome import OK, PROBLEM, USAGE, problem
+from obs_mcp.core import correlate, logs, metrics, red, services, traces
 from obs_mcp.core.backends import Backends, open_backends
-from obs_mcp.errors import ObsError
+from obs_mcp.errors import InvalidArgument, ObsError
 from obs_mcp.models import (
     CorrelatedTrace,
     ErrorRateResult,
@@ -25,6 +26,7 @@ from obs_mcp.models import (
     MetricsResult,
     ServicesResult,
     TracesResult,
+    compact_json,
 )
 
 out = make_console()
@@ -55,9 +57,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     _time_args(p, "1h")
     p = sub.add_parser("correlate", help="a trace's span tree with its logs and RED")
     p.add_argument("trace_id")
-    p.add_argument("--max-spans", type=int, default=200)
+    p.add_argument("--max-spans", type=int, default=500)
     p.add_argument("--max-logs", type=int, default=100)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--max-tokens", type=int, default=8000, help="answer budget (chars/4)")
+    _time_args(p, None)
     p = sub.add_parser("logs", help="LogsQL query over VictoriaLogs")
     p.add_argument("query", nargs="?", default="*")
     p.add_argument("--service")
@@ -93,7 +96,9 @@ def _call(args: argparse.Namespace) -> Callable[[Backends], Awaitable[BaseModel]
             a.limit,
         )
     if a.command == "correlate":
-        return lambda b: traces.correlate_trace(b, a.trace_id, a.max_spans, a.max_logs)
+        return lambda b: correlate.correlate_trace(
+            b, a.trace_id, a.max_spans, a.max_logs, a.max_tokens, a.since, a.start, a.end
+        )
     if a.command == "logs":
         return lambda b: logs.query_logs(b, a.query, a.service, a.since, a.start, a.end, a.limit)
     return lambda b: metrics.query_metrics(b, a.query, a.since, a.start, a.end, a.step)
@@ -116,14 +121,20 @@ def execute(
 
     try:
         result = anyio.run(go)
+    except InvalidArgument as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        return USAGE
     except ObsError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
-        return 1
+        return PROBLEM
     if as_json:
-        print(result.model_dump_json(indent=2))
+        print(compact_json(result))
     else:
         show(result)
-    return 0
+    if why := problem(result):
+        err.print(f"[yellow]exit 1:[/] {why}", highlight=False)
+        return PROBLEM
+    return OK
 
 
 def _pct(x: float) -> str:
@@ -213,9 +224,16 @@ def _render_trace(result: CorrelatedTrace) -> None:
     )
     for span in result.spans:
         mark = "[red]ERROR[/]" if span.status == "error" else "ok"
+        crit = " [bold]*[/]" if span.critical else ""
+        what = f"{span.operation} ×{span.repeat.count}" if span.repeat else span.operation
+        took = (
+            f"{span.repeat.total_ms:g}ms total ({span.repeat.min_ms:g}-{span.repeat.max_ms:g})"
+            if span.repeat
+            else f"{span.duration_ms:g}ms (self {span.self_ms:g})"
+        )
         out.print(
-            f"{'  ' * span.depth}{span.service}: {span.operation} [{span.kind}] "
-            f"+{span.start_offset_ms:g}ms {span.duration_ms:g}ms {mark}",
+            f"{'  ' * span.depth}{span.service}: {what} [{span.kind}] "
+            f"+{span.start_offset_ms:g}ms {took} {mark}{crit}",
             highlight=False,
         )
         for key in ("exception.type", "exception.message", "http.response.status_code"):
@@ -231,6 +249,14 @@ def _render_trace(result: CorrelatedTrace) -> None:
                 highlight=False,
                 markup=False,
             )
+    for group in result.omitted:
+        errors = f", {group.errors} errors" if group.errors else ""
+        out.print(
+            f"  (not shown) {group.service}: {group.operation} ×{group.count}, "
+            f"{group.total_ms:g}ms{errors}",
+            highlight=False,
+            markup=False,
+        )
     for snap in result.red:
         out.print(
             f"RED {snap.service}: {snap.rate_per_s:g}/s, errors {_pct(snap.error_ratio)}, p95 {_opt(snap.p95_ms)} ms"

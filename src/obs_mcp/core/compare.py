@@ -14,16 +14,18 @@ from typing import Literal
 
 from obs_mcp.core.backends import Backends
 from obs_mcp.core.fanout import gather_all
-from obs_mcp.core.fields import SPAN_ATTR, STATUS_ERROR
-from obs_mcp.core.red import server_spans
-from obs_mcp.core.signatures import Group, collect, error_span_filter
+from obs_mcp.core.fields import RESOURCE_ATTR, SERVICE, SPAN_ATTR
+from obs_mcp.core.percentiles import GroupStats
+from obs_mcp.core.red import MAX_OPERATIONS, ms, request_figures
+from obs_mcp.core.requests import server_kinds
+from obs_mcp.core.signatures import Group, collect, error_spans_of
 from obs_mcp.errors import InvalidArgument
 from obs_mcp.models import CompareResult, OperationCompare, SideStats, SignatureChange
 from obs_mcp.queries import check_name, logsql_exact
 from obs_mcp.timeparse import Window, parse_instant, resolve_window
 
 Verdict = Literal["improved", "regressed", "mixed", "unchanged", "insufficient_data"]
-RUN_ID = SPAN_ATTR + "run.id"
+RUN_ID = "run.id"  # a span attribute, or a resource attribute (what `obs-mcp run` sets)
 RUN_LOOKBACK = timedelta(hours=24)
 MIN_REQUESTS = 20
 Z_MIN = 2.0
@@ -31,18 +33,19 @@ RATE_MIN_CHANGE = 0.005  # 0.5 percentage points
 LATENCY_MIN_SAMPLES = 30
 LATENCY_MIN_PCT = 20.0
 LATENCY_MIN_MS = 1.0
-MAX_OPERATIONS = 30
 MAX_SIGNATURES = 10
 THRESHOLDS = (
     f"too few samples below {MIN_REQUESTS} requests per side; error rate: two-proportion "
     f"|z| >= {Z_MIN:g} and >= {RATE_MIN_CHANGE * 100:g} pp; p95: > {LATENCY_MIN_PCT:g}% and "
     f">= {LATENCY_MIN_MS:g} ms with >= {LATENCY_MIN_SAMPLES} requests per side"
 )
-_STATS = (
-    f"count() total, count() if ({logsql_exact('status_code', STATUS_ERROR)}) errors, "
-    "quantile(0.5, duration) p50, quantile(0.95, duration) p95, quantile(0.99, duration) p99, "
-    "min(start_time_unix_nano) st, max(end_time_unix_nano) et"
-)
+
+
+def run_filter(run: str) -> str:
+    """Spans of one run, whether the run id sits on the span or on its resource."""
+    return (
+        f"({logsql_exact(SPAN_ATTR + RUN_ID, run)} or {logsql_exact(RESOURCE_ATTR + RUN_ID, run)})"
+    )
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class Side:
         return self.window.describe() + (f" run.id={self.run}" if self.run else "")
 
     def run_filter(self) -> str | None:
-        return logsql_exact(RUN_ID, self.run) if self.run else None
+        return run_filter(self.run) if self.run else None
 
 
 @dataclass
@@ -62,55 +65,52 @@ class Measured:
     total: SideStats
     operations: dict[str, SideStats]
     errors: list[Group]
+    exact: bool
+    note: str | None
 
 
-def _num(raw: str | None) -> float | None:
-    return None if raw in (None, "", "NaN") else float(raw)
-
-
-def _ms(raw: str | None) -> float | None:
-    value = _num(raw)
-    return None if value is None else round(value / 1e6, 3)
-
-
-def _side_stats(row: dict[str, str], seconds: float | None) -> SideStats:
-    total, errors = int(_num(row.get("total")) or 0), int(_num(row.get("errors")) or 0)
+def side_stats(group: GroupStats, seconds: float | None) -> SideStats:
+    errors = group.counts.get("errors", 0)
     return SideStats(
-        requests=total,
+        requests=group.total,
         errors=errors,
-        error_rate=round(errors / total, 6) if total else 0.0,
-        per_s=round(total / seconds, 4) if seconds else None,
-        p50_ms=_ms(row.get("p50")),
-        p95_ms=_ms(row.get("p95")),
-        p99_ms=_ms(row.get("p99")),
+        error_rate=round(errors / group.total, 6) if group.total else 0.0,
+        per_s=round(group.total / seconds, 4) if seconds else None,
+        p50_ms=ms(group.percentiles.get("p50")),
+        p95_ms=ms(group.percentiles.get("p95")),
+        p99_ms=ms(group.percentiles.get("p99")),
     )
 
 
-def _seconds(side: Side, row: dict[str, str]) -> float | None:
+async def _seconds(backends: Backends, service: str, side: Side) -> float | None:
     """A time window's length, or for a run the span of its requests' actual times."""
     if not side.run:
         return side.window.seconds
-    start, end = _num(row.get("st")), _num(row.get("et"))
-    return (end - start) / 1e9 if start and end and end > start else None
+    query = (
+        f"{logsql_exact(SERVICE, service)} {server_kinds()} {side.run_filter()} "
+        "| stats min(start_time_unix_nano) st, max(end_time_unix_nano) et"
+    )
+    rows = await backends.traces.query(query, side.window)
+    row = rows[0] if rows else {}
+    start, end = int(row.get("st") or 0), int(row.get("et") or 0)
+    return (end - start) / 1e9 if start and end > start else None
 
 
 async def _measure(backends: Backends, service: str, side: Side, operation: str | None) -> Measured:
-    spans = " ".join(p for p in (server_spans(service, operation), side.run_filter()) if p)
-    per_op_q = f"{spans} | stats by (name) {_STATS} | sort by (total desc) | limit {MAX_OPERATIONS}"
     error_filter = " ".join(
         p for p in (side.run_filter(), operation and logsql_exact("name", operation)) if p
     )
-    overall, per_op, errors = await gather_all(
-        lambda: backends.traces.query(f"{spans} | stats {_STATS}", side.window),
-        lambda: backends.traces.query(per_op_q, side.window),
-        lambda: collect(backends, error_span_filter(service, error_filter or None), side.window),
+    figures, errors, seconds = await gather_all(
+        lambda: request_figures(backends, service, side.window, operation, side.run_filter()),
+        lambda: collect(backends, error_spans_of(service, error_filter or None), side.window),
+        lambda: _seconds(backends, service, side),
     )
-    row = overall[0] if overall else {}
-    seconds = _seconds(side, row)
     return Measured(
-        total=_side_stats(row, seconds),
-        operations={r.get("name", ""): _side_stats(r, seconds) for r in per_op},
+        total=side_stats(figures.overall, seconds),
+        operations={name: side_stats(g, seconds) for name, g in figures.operations},
         errors=errors[0],
+        exact=figures.exact,
+        note=figures.note,
     )
 
 
@@ -262,7 +262,7 @@ async def compare_runs(
     if not base.total.requests or not cur.total.requests:
         hint = (
             "A side has no server spans: check the windows/run ids and the exact service name "
-            "(list_services); run ids match the span attribute run.id."
+            "(list_services); run ids match the span or resource attribute run.id."
         )
     return CompareResult(
         service=service,
@@ -284,6 +284,8 @@ async def compare_runs(
             )
             for n in names[:MAX_OPERATIONS]
         ],
+        percentiles_exact=base.exact and cur.exact,
+        percentiles_note=base.note or cur.note,
         new_errors=new,
         gone_errors=gone,
         changed_errors=changed,

@@ -5,6 +5,7 @@ from __future__ import annotations
 # VictoriaTraces span rows
 SERVICE = "resource_attr:service.name"
 SPAN_ATTR = "span_attr:"
+RESOURCE_ATTR = "resource_attr:"
 SERVER_KINDS = ("2", "5")  # SPAN_KIND_SERVER, SPAN_KIND_CONSUMER
 STATUS_ERROR = "2"
 KIND_NAMES = {

@@ -6,7 +6,6 @@ App -> collector (receiver accepted/refused) -> exporters (sent/failed, queue) -
 
 from __future__ import annotations
 
-import difflib
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +14,7 @@ import httpx2
 from obs_mcp.core.backends import Backends
 from obs_mcp.core.fanout import gather
 from obs_mcp.core.fields import LOG_SERVICE, SERVICE
+from obs_mcp.core.names import closest
 from obs_mcp.errors import StoreError
 from obs_mcp.models import CollectorHealth, StackHealth, StoreHealth
 from obs_mcp.queries import check_name, logsql_exact, logsql_field, promql_matcher
@@ -113,11 +113,6 @@ async def _all_names(backends: Backends, window: Window) -> list[str]:
     return sorted(names)
 
 
-def close_names(service: str, names: list[str]) -> list[str]:
-    by_lower = {n.lower(): n for n in names}
-    return [by_lower[m] for m in difflib.get_close_matches(service.lower(), by_lower, 5, 0.6)]
-
-
 def _pipeline_hints(collector: CollectorHealth, stores: list[StoreHealth]) -> list[str]:
     hints: list[str] = []
     if not collector.up:
@@ -186,7 +181,7 @@ async def stack_health(backends: Backends, service: str | None = None) -> StackH
         found = any(s.newest_for_service for s in stores)
         if not found:
             names = await _all_names(backends, window)
-            close = close_names(service, names)
+            close = closest(service, names, 5)
             hints.append(
                 f"no spans, logs or metrics from service {service!r} in the last 24h; "
                 + (

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from obs_mcp.core.backends import Backends
 from obs_mcp.core.fields import LOG_SERVICE, MAX_MESSAGE_CHARS, clip, log_attributes
+from obs_mcp.core.names import unknown_service_hint
 from obs_mcp.errors import InvalidArgument
 from obs_mcp.models import LogRow, LogsResult
-from obs_mcp.queries import check_name, logsql_exact, logsql_field
-from obs_mcp.timeparse import Window, parse_store_time, resolve_window, rfc3339
+from obs_mcp.queries import check_name, logsql_exact
+from obs_mcp.timeparse import resolve_window, rfc3339_ns, store_time_ns
 
 MAX_QUERY_CHARS = 4000
 
 
 def to_log_row(row: dict[str, str]) -> LogRow:
     return LogRow(
-        time=rfc3339(parse_store_time(row["_time"])) if row.get("_time") else "",
+        time=rfc3339_ns(store_time_ns(row["_time"])) if row.get("_time") else "",
         service=row.get(LOG_SERVICE),
         severity=row.get("severity_text") or row.get("severity"),
         message=clip(row.get("_msg", ""), MAX_MESSAGE_CHARS),
@@ -22,13 +23,6 @@ def to_log_row(row: dict[str, str]) -> LogRow:
         span_id=row.get("span_id") or None,
         attributes=log_attributes(row),
     )
-
-
-async def top_values(backends: Backends, field: str, window: Window, n: int = 15) -> list[str]:
-    """The most frequent values of a log field in the window (for 'did you mean' hints)."""
-    query = f"* | stats by ({logsql_field(field)}) count() hits | sort by (hits desc) | limit {n}"
-    rows = await backends.logs.query(query, window)
-    return [row[field] for row in rows if row.get(field)]
 
 
 async def query_logs(
@@ -48,16 +42,17 @@ async def query_logs(
     window = resolve_window(since, start, end, default_since="15m")
     extra = logsql_exact(LOG_SERVICE, check_name(service, "service")) if service else None
     rows = await backends.logs.query(query, window, limit=limit + 1, extra_filters=extra)
-    rows.sort(key=lambda r: r.get("_time", ""), reverse=True)
+    rows.sort(key=lambda r: store_time_ns(r.get("_time", "")), reverse=True)
     truncated = len(rows) > limit
     shown = [to_log_row(row) for row in rows[:limit]]
     hint = None
     if not shown:
-        hint = f"No logs matched in {window.describe()}. Try a wider `since`"
         if service:
-            known = await top_values(backends, LOG_SERVICE, window)
-            hint += f"; services with logs in this window: {', '.join(known) or 'none'}"
-        hint += "."
+            hint = await unknown_service_hint(
+                backends, service, window, f"No logs of {service!r} matched", logs=True
+            )
+        else:
+            hint = f"No logs matched in {window.describe()}. Try a wider `since`."
     elif truncated:
         hint = (
             f"More than {limit} lines matched; narrow with a filter (e.g. severity_text:ERROR, "

@@ -4,14 +4,15 @@ app-specific metric names."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import timedelta
 
 from obs_mcp.core.backends import Backends
-from obs_mcp.core.fanout import gather
-from obs_mcp.core.fields import LOG_SERVICE, SERVICE, STATUS_ERROR
+from obs_mcp.core.fanout import gather, gather_all
+from obs_mcp.core.fields import LOG_SERVICE, SERVICE
 from obs_mcp.core.logs import to_log_row
-from obs_mcp.core.red import operation_stats, red_snapshot
+from obs_mcp.core.names import unknown_service_hint
+from obs_mcp.core.red import RequestFigures, operation_rate, red_of, request_figures
+from obs_mcp.core.requests import PARENT_SLACK, error_spans
 from obs_mcp.core.signatures import ERROR_LOG, top_errors
 from obs_mcp.errors import StoreError
 from obs_mcp.models import (
@@ -19,58 +20,76 @@ from obs_mcp.models import (
     Neighbor,
     OperationRate,
     OperationRed,
-    RedSnapshot,
     ServiceOverview,
     TopErrorsResult,
 )
-from obs_mcp.queries import check_name, logsql_exact, logsql_field, logsql_in, promql_matcher
-from obs_mcp.timeparse import Window, resolve_window, rfc3339
+from obs_mcp.queries import (
+    check_name,
+    logsql_exact,
+    logsql_field,
+    logsql_time_range,
+    promql_matcher,
+)
+from obs_mcp.timeparse import Window, resolve_window, rfc3339, store_time_ns
 
-TRACE_SAMPLE = 100
-SPAN_CAP = 20_000
 ERROR_LOGS = 5
 TOP_SIGNATURES = 5
 MAX_METRIC_NAMES = 60
+MAX_NEIGHBORS = 20
 METRIC_LOOKBACK = timedelta(hours=1)  # SDKs export metrics every 60 s by default
-SLACK = timedelta(minutes=5)
+
+
+CALLER = "caller:"
+
+
+def _own_spans(service: str, window: Window, field: str) -> str:
+    """A subquery: `field` of every span of `service`, the time range widened both ways
+    (a parent may end after the window, a child before it)."""
+    wide = logsql_time_range(window.start - PARENT_SLACK, window.end + PARENT_SLACK)
+    own = logsql_exact(SERVICE, service)
+    return f"options(ignore_global_time_filter=true) {wide} {own} | fields {field}"
 
 
 async def neighbors(
     backends: Backends, service: str, window: Window
-) -> tuple[list[Neighbor], list[Neighbor], int]:
-    """(downstream, upstream, traces sampled) from parent/child spans of the newest traces."""
-    ids_q = (
-        f"{logsql_exact(SERVICE, service)} | stats by (trace_id) max(_time) last "
-        f"| sort by (last desc) | limit {TRACE_SAMPLE}"
+) -> tuple[list[Neighbor], list[Neighbor]]:
+    """(downstream, upstream): exact counts of calls, a call being a parent -> child span pair
+    across two services; its errors are the callee's (child) spans that failed."""
+    own = logsql_exact(SERVICE, service)
+    per_service = (
+        f"count() calls, count() if ({error_spans()}) errors "
+        f"| sort by (calls desc) | limit {MAX_NEIGHBORS}"
     )
-    ids = [r["trace_id"] for r in await backends.traces.query(ids_q, window) if r.get("trace_id")]
-    if not ids:
-        return [], [], 0
-    spans_q = (
-        f"{logsql_in('trace_id', ids)} "
-        f"| fields trace_id, span_id, parent_span_id, status_code, {logsql_field(SERVICE)}"
+    down_q = (
+        f"-{own} parent_span_id:in({_own_spans(service, window, 'span_id')}) "
+        f"| stats by ({logsql_field(SERVICE)}) {per_service}"
     )
-    wide = Window(window.start - SLACK, window.end + SLACK)
-    rows = await backends.traces.query(spans_q, wide, limit=SPAN_CAP)
-    owner = {(r.get("trace_id"), r.get("span_id")): r.get(SERVICE, "") for r in rows}
-    down: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    up: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for row in rows:
-        parent = owner.get((row.get("trace_id"), row.get("parent_span_id")))
-        child = row.get(SERVICE, "")
-        if parent is None or parent == child:
-            continue
-        failed = int(row.get("status_code") == STATUS_ERROR)
-        side, other = (down, child) if parent == service else (up, parent)
-        if service in (parent, child):
-            side[other][0] += 1
-            side[other][1] += failed
+    wide = logsql_time_range(window.start, window.end + PARENT_SLACK)
+    callers = (
+        f"options(ignore_global_time_filter=true) {wide} -{own} "
+        f"span_id:in({own} | fields parent_span_id) "
+        f"| fields span_id, {logsql_field(SERVICE)} | rename span_id as parent_span_id"
+    )
+    caller = CALLER + SERVICE
+    up_q = (
+        f'{own} | join by (parent_span_id) ({callers}) inner prefix "{CALLER}" '
+        f"| stats by ({logsql_field(caller)}) {per_service}"
+    )
+    down, up = await gather_all(
+        lambda: backends.traces.query(down_q, window),
+        lambda: backends.traces.query(up_q, window),
+    )
 
-    def listed(counts: dict[str, list[int]]) -> list[Neighbor]:
-        items = sorted(counts.items(), key=lambda kv: (-kv[1][0], kv[0]))
-        return [Neighbor(service=s, calls=c[0], errors=c[1]) for s, c in items]
+    def listed(rows: list[dict[str, str]], field: str) -> list[Neighbor]:
+        return [
+            Neighbor(
+                service=r[field], calls=int(r.get("calls") or 0), errors=int(r.get("errors") or 0)
+            )
+            for r in rows
+            if r.get(field)
+        ]
 
-    return listed(down), listed(up), len(ids)
+    return listed(down, SERVICE), listed(up, caller)
 
 
 async def _metric_names(backends: Backends, service: str, window: Window) -> list[str]:
@@ -83,7 +102,7 @@ async def _metric_names(backends: Backends, service: str, window: Window) -> lis
 async def _error_logs(backends: Backends, service: str, window: Window) -> list[LogRow]:
     query = f"{logsql_exact(LOG_SERVICE, service)} ({ERROR_LOG})"
     rows = await backends.logs.query(query, window, limit=ERROR_LOGS)
-    rows.sort(key=lambda r: r.get("_time", ""), reverse=True)
+    rows.sort(key=lambda r: store_time_ns(r.get("_time", "")), reverse=True)
     return [to_log_row(r) for r in rows]
 
 
@@ -105,42 +124,48 @@ async def service_overview(
     check_name(service, "service")
     window = resolve_window(since, None, None, default_since="15m")
     start, end = rfc3339(window.start), rfc3339(window.end)
-    red, ops, errors, logs, links, metric_names = await gather(
-        lambda: red_snapshot(backends, service, window),
-        lambda: operation_stats(backends, service, window),
+    figures, errors, logs, links, metric_names = await gather(
+        lambda: request_figures(backends, service, window),
         lambda: top_errors(backends, service, None, start, end, TOP_SIGNATURES),
         lambda: _error_logs(backends, service, window),
         lambda: neighbors(backends, service, window),
         lambda: _metric_names(backends, service, window),
     )
-    if isinstance(red, StoreError):
-        raise red
-    assert isinstance(red, RedSnapshot)
+    if isinstance(figures, StoreError):
+        raise figures
+    assert isinstance(figures, RequestFigures)
     warnings = [
         f"{o.store} unavailable: {o}"
-        for o in (ops, errors, logs, links, metric_names)
+        for o in (errors, logs, links, metric_names)
         if isinstance(o, StoreError)
     ]
-    down, up, sampled = links if isinstance(links, tuple) else ([], [], 0)
+    down, up = links if isinstance(links, tuple) else ([], [])
     names = metric_names if isinstance(metric_names, list) else []
+    red = red_of(service, window, figures)
     hint = None
     if not red.requests:
+        hint = await unknown_service_hint(backends, service, window, f"No requests of {service!r}")
+        hint += " If data should be there, run stack_health(service)."
+    elif figures.operations_total > len(figures.operations):
         hint = (
-            f"No server spans from {service!r} in {window.describe()}: widen `since`, check the "
-            "name with list_services, or run stack_health(service) if data should be there."
+            f"{len(figures.operations)} of {figures.operations_total} operations shown (most "
+            "errors, then requests); error_rate(operation=...) gives any one."
         )
     elif len(names) > MAX_METRIC_NAMES:
         hint = f"{len(names)} metric names; the first {MAX_METRIC_NAMES} are listed."
+    if len(down) >= MAX_NEIGHBORS or len(up) >= MAX_NEIGHBORS:
+        warnings.append(f"only the {MAX_NEIGHBORS} busiest neighbours per side are listed")
     return ServiceOverview(
         service=service,
         window=window.describe(),
         red=red,
-        operations=[_operation(op, window.seconds) for op in ops] if isinstance(ops, list) else [],
+        operations=[
+            _operation(operation_rate(n, g), window.seconds) for n, g in figures.operations
+        ],
         top_errors=errors.signatures if isinstance(errors, TopErrorsResult) else [],
         error_logs=logs if isinstance(logs, list) else [],
         downstream=down,
         upstream=up,
-        traces_sampled=sampled,
         metric_names=names[:MAX_METRIC_NAMES],
         hint=hint,
         warnings=warnings,

@@ -1,80 +1,99 @@
-"""error_rate and RED snapshots: exact aggregates over ALL server/consumer spans (LogsQL stats)."""
+"""error_rate and RED snapshots: exact figures over every request (see core/requests.py)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from obs_mcp.core.backends import Backends
 from obs_mcp.core.fanout import gather_all
-from obs_mcp.core.fields import SERVER_KINDS, SERVICE, STATUS_ERROR
+from obs_mcp.core.names import unknown_service_hint
+from obs_mcp.core.percentiles import (
+    PERCENTILE_SHORT,
+    ExactStats,
+    GroupStats,
+    exact_stats,
+)
+from obs_mcp.core.requests import REQUEST_DEFINITION_SHORT, REQUEST_ERROR, entry_spans
 from obs_mcp.models import ErrorRateResult, OperationRate, RedSnapshot
-from obs_mcp.queries import check_name, logsql_exact, logsql_field, logsql_in
+from obs_mcp.queries import check_name
 from obs_mcp.timeparse import Window, resolve_window
 
 MAX_OPERATIONS = 30
-_STATS = (
-    f"count() total, count() if ({logsql_exact('status_code', STATUS_ERROR)}) errors, "
-    "quantile(0.5, duration) p50, quantile(0.95, duration) p95, quantile(0.99, duration) p99"
-)
+ERRORS = {"errors": REQUEST_ERROR}
 
 
-def server_spans(service: str, operation: str | None = None) -> str:
-    """LogsQL selecting a service's server/consumer spans (one per handled request)."""
-    parts = [logsql_exact(SERVICE, service), logsql_in("kind", list(SERVER_KINDS))]
-    if operation:
-        parts.append(logsql_exact("name", operation))
-    return " ".join(parts)
+def ms(nanos: int | None) -> float | None:
+    return None if nanos is None else round(nanos / 1e6, 3)
 
 
-def _ms(raw: str | None) -> float | None:
-    if raw in (None, "", "NaN"):
-        return None
-    return round(float(raw) / 1e6, 3)
+@dataclass
+class RequestFigures:
+    """A service's requests in a window: overall and for its busiest operations."""
+
+    overall: GroupStats
+    operations: list[tuple[str, GroupStats]]
+    operations_total: int  # distinct operations, shown or not
+    exact: bool
+    note: str | None
 
 
-def _int(raw: str | None) -> int:
-    return int(float(raw)) if raw not in (None, "") else 0
+async def request_figures(
+    backends: Backends,
+    service: str,
+    window: Window,
+    operation: str | None = None,
+    extra: str | None = None,
+    by_operation: bool = True,
+) -> RequestFigures:
+    """Exact counts and percentiles; operations sorted by errors, then requests.
 
-
-async def operation_stats(
-    backends: Backends, service: str, window: Window, operation: str | None = None
-) -> list[OperationRate]:
-    query = (
-        f"{server_spans(service, operation)} | stats by (name) {_STATS} "
-        f"| sort by (errors desc, total desc) | limit {MAX_OPERATIONS + 1}"
+    One grouped computation covers both overall and per-operation figures when the service
+    has at most MAX_OPERATIONS operations; beyond that the overall figures come from a
+    computation of their own, so they still cover every request.
+    """
+    selector = " ".join(filter(None, [entry_spans(service, window, operation), extra]))
+    if not by_operation:
+        single = await exact_stats(backends.traces, selector, window, count_if=ERRORS)
+        return RequestFigures(single.overall, [], 0, single.exact, single.note)
+    names_q = f"{selector} | stats by (name) count() n, count() if ({REQUEST_ERROR}) e"
+    # Most services have few operations: compute them all at once, alongside the names.
+    rows, grouped = await gather_all(
+        lambda: backends.traces.query(names_q, window),
+        lambda: exact_stats(backends.traces, selector, window, group_by="name", count_if=ERRORS),
     )
-    rows = await backends.traces.query(query, window)
-    return [
-        OperationRate(
-            operation=row.get("name", ""),
-            total=_int(row.get("total")),
-            errors=_int(row.get("errors")),
-            error_rate=round(_int(row.get("errors")) / max(1, _int(row.get("total"))), 6),
-            p50_ms=_ms(row.get("p50")),
-            p95_ms=_ms(row.get("p95")),
-            p99_ms=_ms(row.get("p99")),
+    ranked = sorted(rows, key=lambda r: (-int(r.get("e") or 0), -int(r.get("n") or 0)))
+    names = [r.get("name", "") for r in ranked]
+    shown = names[:MAX_OPERATIONS]
+    overall: ExactStats = grouped
+    if len(names) > MAX_OPERATIONS:
+        grouped, overall = await gather_all(
+            lambda: exact_stats(
+                backends.traces, selector, window, group_by="name", groups=shown, count_if=ERRORS
+            ),
+            lambda: exact_stats(backends.traces, selector, window, count_if=ERRORS),
         )
-        for row in rows
-    ]
-
-
-async def totals(
-    backends: Backends, service: str, window: Window, operation: str | None = None
-) -> dict[str, str]:
-    rows = await backends.traces.query(
-        f"{server_spans(service, operation)} | stats {_STATS}", window
+    operations = [(name, grouped.groups[name]) for name in shown if name in grouped.groups]
+    notes = [n for n in (overall.note, grouped.note) if n]
+    return RequestFigures(
+        overall=overall.overall,
+        operations=operations,
+        operations_total=len(names),
+        exact=overall.exact and grouped.exact,
+        note=notes[0] if notes else None,
     )
-    return rows[0] if rows else {}
 
 
-async def busiest_services(
-    backends: Backends, window: Window, server_only: bool = True
-) -> list[str]:
-    """The 20 services with most spans (server spans only, by default): names for hints."""
-    selector = logsql_in("kind", list(SERVER_KINDS)) if server_only else "*"
-    query = (
-        f"{selector} | stats by ({logsql_field(SERVICE)}) "
-        "count() spans | sort by (spans desc) | limit 20"
+def operation_rate(name: str, group: GroupStats) -> OperationRate:
+    errors = group.counts.get("errors", 0)
+    return OperationRate(
+        operation=name,
+        total=group.total,
+        errors=errors,
+        error_rate=round(errors / group.total, 6) if group.total else 0.0,
+        p50_ms=ms(group.percentiles.get("p50")),
+        p95_ms=ms(group.percentiles.get("p95")),
+        p99_ms=ms(group.percentiles.get("p99")),
     )
-    return [row[SERVICE] for row in await backends.traces.query(query, window) if row.get(SERVICE)]
 
 
 async def error_rate(
@@ -89,48 +108,47 @@ async def error_rate(
     if operation is not None:
         check_name(operation, "operation")
     window = resolve_window(since, start, end, default_since="5m")
-    overall, per_op = await gather_all(
-        lambda: totals(backends, service, window, operation),
-        lambda: operation_stats(backends, service, window, operation),
-    )
-    total, errors = _int(overall.get("total")), _int(overall.get("errors"))
+    figures = await request_figures(backends, service, window, operation)
+    total = figures.overall.total
+    errors = figures.overall.counts.get("errors", 0)
     hint = None
     if total == 0:
-        known = await busiest_services(backends, window)
+        what = f"service {service!r}" + (f" and operation {operation!r}" if operation else "")
+        hint = await unknown_service_hint(backends, service, window, f"No requests of {what}")
+    elif figures.operations_total > MAX_OPERATIONS:
         hint = (
-            f"No server/consumer spans for service {service!r}"
-            + (f" and operation {operation!r}" if operation else "")
-            + f" in {window.describe()}. Services with server spans then: "
-            + (", ".join(known) or "none")
-            + ". Widen `since`, or check the name with list_services."
-        )
-    elif len(per_op) > MAX_OPERATIONS:
-        hint = (
-            f"Showing the {MAX_OPERATIONS} operations with most errors; pass operation=... for one."
+            f"Showing the {MAX_OPERATIONS} of {figures.operations_total} operations with most "
+            "errors (then requests); the overall figures cover all. Pass operation=... for one."
         )
     return ErrorRateResult(
         service=service,
         window=window.describe(),
         source=(
-            f"VictoriaTraces LogsQL stats over all {total} server/consumer spans "
-            "(exact counts, not a sample of traces); error = span status ERROR"
+            f"VictoriaTraces LogsQL over all {total} requests of the window (exact counts, "
+            "not a sample of traces); " + REQUEST_DEFINITION_SHORT + "; " + PERCENTILE_SHORT
         ),
         total=total,
         errors=errors,
         error_rate=round(errors / total, 6) if total else 0.0,
-        p50_ms=_ms(overall.get("p50")),
-        p95_ms=_ms(overall.get("p95")),
-        p99_ms=_ms(overall.get("p99")),
-        operations=per_op[:MAX_OPERATIONS],
-        operations_returned=min(len(per_op), MAX_OPERATIONS),
-        operations_truncated=len(per_op) > MAX_OPERATIONS,
+        p50_ms=ms(figures.overall.percentiles.get("p50")),
+        p95_ms=ms(figures.overall.percentiles.get("p95")),
+        p99_ms=ms(figures.overall.percentiles.get("p99")),
+        percentiles_exact=figures.exact,
+        percentiles_note=figures.note,
+        operations=[operation_rate(name, group) for name, group in figures.operations],
+        operations_returned=len(figures.operations),
+        operations_truncated=figures.operations_total > len(figures.operations),
         hint=hint,
     )
 
 
 async def red_snapshot(backends: Backends, service: str, window: Window) -> RedSnapshot:
-    row = await totals(backends, service, window)
-    total, errors = _int(row.get("total")), _int(row.get("errors"))
+    figures = await request_figures(backends, service, window, by_operation=False)
+    return red_of(service, window, figures)
+
+
+def red_of(service: str, window: Window, figures: RequestFigures) -> RedSnapshot:
+    total, errors = figures.overall.total, figures.overall.counts.get("errors", 0)
     return RedSnapshot(
         service=service,
         window=window.describe(),
@@ -138,5 +156,6 @@ async def red_snapshot(backends: Backends, service: str, window: Window) -> RedS
         rate_per_s=round(total / window.seconds, 4) if window.seconds else 0.0,
         errors=errors,
         error_ratio=round(errors / total, 6) if total else 0.0,
-        p95_ms=_ms(row.get("p95")),
+        p95_ms=ms(figures.overall.percentiles.get("p95")),
+        percentiles_exact=figures.exact,
     )

@@ -8,18 +8,24 @@ log lines are fetched afterwards for the few sample spans only.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from obs_mcp.core.backends import Backends
 from obs_mcp.core.fanout import gather
-from obs_mcp.core.fields import LOG_SERVICE, SERVICE, SPAN_ATTR, STATUS_ERROR, clip
+from obs_mcp.core.fields import LOG_SERVICE, SERVICE, SPAN_ATTR, clip
+from obs_mcp.core.names import unknown_service_hint
+from obs_mcp.core.requests import error_spans
 from obs_mcp.errors import InvalidArgument, StoreError
-from obs_mcp.models import ErrorSignature, TopErrorsResult
-from obs_mcp.queries import check_name, logsql_exact, logsql_field, logsql_in
-from obs_mcp.timeparse import Window, parse_store_time, resolve_window, rfc3339
+from obs_mcp.models import EchoSignature, ErrorSignature, TopErrorsResult
+from obs_mcp.queries import check_name, logsql_field, logsql_in
+from obs_mcp.timeparse import Window, resolve_window, rfc3339_ns, store_time_ns
 
 SPAN_CAP = 5000
+MAX_LINK_LEVELS = 8  # OK spans between two error spans, at most
+LINK_SLACK = timedelta(minutes=5)  # a parent ends after its child
+MAX_ECHOES = 5
 TEMPLATE_CHARS = 300
 EVENT = "event:event_name:"
 EXC = "event:event_attr:exception."
@@ -101,13 +107,25 @@ class Group:
     exception_type: str | None
     template: str
     count: int = 0
-    first: str = ""
-    last: str = ""
+    first: int = 0  # unix ns
+    last: int = 0
     sample: dict[str, str] = field(default_factory=dict)
+    example: str | None = None  # one raw message, beside the template
+    echoes: dict[tuple[str, str, str | None, str], int] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str, str | None, str]:
+        return (self.service, self.operation, self.exception_type, self.template)
 
     @property
     def label(self) -> str:
         return f"{self.operation} | {self.exception_type or 'status'}: {self.template}"
+
+    def add(self, row: dict[str, str]) -> None:
+        self.count += 1
+        when = store_time_ns(row.get("_time", ""))
+        self.first = min(self.first, when) if self.first else when
+        self.last = max(self.last, when)
 
 
 def _http_status(row: dict[str, str]) -> str:
@@ -118,43 +136,146 @@ def _http_status(row: dict[str, str]) -> str:
     return f"HTTP {code}" if code else "(no message)"
 
 
-def error_span_filter(service: str | None, extra: str | None = None) -> str:
-    parts = [logsql_exact("status_code", STATUS_ERROR)]
-    if service:
-        parts.append(logsql_exact(SERVICE, check_name(service, "service")))
-    if extra:
-        parts.append(extra)
-    return " ".join(parts)
+def signature(row: dict[str, str]) -> tuple[tuple[str, str, str | None, str], str | None]:
+    """(service, operation, exception type, message template) and the raw message."""
+    exc_type, exc_message, _ = _exception(row)
+    raw = exc_message or row.get("status_message") or None
+    # Without a message, a status code is the signature (not a number to mask).
+    template = message_template(raw or "") if exc_type or raw else _http_status(row)
+    return (row.get(SERVICE, ""), row.get("name", ""), exc_type, template), raw
+
+
+def error_spans_of(service: str | None, extra: str | None = None) -> str:
+    """Error spans of a service's incidents: every error span of the traces it failed in."""
+    if not service:
+        return " ".join(filter(None, [error_spans(), extra]))
+    check_name(service, "service")
+    own = " ".join(filter(None, [error_spans(service), extra]))
+    return f"{error_spans()} trace_id:in({own} | fields trace_id)"
+
+
+def _raised(row: dict[str, str]) -> bool:
+    exc_type, exc_message, _ = _exception(row)
+    return bool(exc_type or exc_message)
+
+
+async def parent_links(
+    backends: Backends, rows: list[dict[str, str]], window: Window
+) -> dict[str, str]:
+    """span_id -> parent_span_id for the error spans and every ancestor above them.
+
+    Ancestors that did not fail are not among the error rows; they are read (ids only) a
+    level at a time, so an error below an OK span is still known to be below its caller.
+    """
+    links = {r["span_id"]: r.get("parent_span_id", "") for r in rows if r.get("span_id")}
+    wide = Window(window.start, window.end + LINK_SLACK)
+    missing = {p for p in links.values() if p and p not in links}
+    for _ in range(MAX_LINK_LEVELS):
+        if not missing:
+            break
+        batch = sorted(missing)[:SPAN_CAP]
+        found = await backends.traces.query(
+            f"{logsql_in('span_id', batch)} | fields span_id, parent_span_id",
+            wide,
+            limit=len(batch) * 2,
+        )
+        for row in found:
+            if row.get("span_id"):
+                links[row["span_id"]] = row.get("parent_span_id", "")
+        for span_id in batch:
+            links.setdefault(span_id, "")  # not found: treat as a root
+        missing = {p for p in links.values() if p and p not in links}
+    return links
+
+
+def origins(rows: list[dict[str, str]], links: dict[str, str]) -> dict[str, str]:
+    """span_id -> the span_id of the origin its error propagates from (itself for an origin).
+
+    Per trace, the candidates are the error spans that raised (carry an exception), or all
+    error spans when none did. Deepest first, each candidate claims the error spans above it
+    (the callers' 5xx) as its echoes; a candidate claimed that way is an echo too. Error spans
+    with no candidate below them belong to the trace's deepest candidate (framework spans
+    such as "http send" that failed beside the real error).
+    """
+    by_trace: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for row in rows:
+        if row.get("span_id"):
+            by_trace[row.get("trace_id", "")].append(row)
+    origin_of: dict[str, str] = {}
+    for spans in by_trace.values():
+        origin_of.update(_trace_origins({r["span_id"]: r for r in spans}, links))
+    return origin_of
+
+
+def _chain(span_id: str, links: dict[str, str]) -> list[str]:
+    """The ancestors of a span, nearest first (cycles cut)."""
+    out, seen = [], {span_id}
+    parent = links.get(span_id, "")
+    while parent and parent not in seen:
+        out.append(parent)
+        seen.add(parent)
+        parent = links.get(parent, "")
+    return out
+
+
+def _trace_origins(by_id: dict[str, dict[str, str]], links: dict[str, str]) -> dict[str, str]:
+    chains = {span_id: _chain(span_id, links) for span_id in by_id}
+    raised = [s for s in by_id if _raised(by_id[s])]
+    candidates = sorted(
+        raised or list(by_id),
+        key=lambda s: (-len(chains[s]), int(by_id[s].get("start_time_unix_nano") or 0), s),
+    )
+    origin_of: dict[str, str] = {}
+    for candidate in candidates:
+        if candidate in origin_of:
+            continue  # a candidate below it already claimed it
+        origin_of[candidate] = candidate
+        for ancestor in chains[candidate]:
+            if ancestor in by_id and ancestor not in origin_of:
+                origin_of[ancestor] = candidate
+    main = candidates[0]
+    for span_id in by_id:
+        origin_of.setdefault(span_id, main)
+    return origin_of
 
 
 async def collect(
     backends: Backends, span_filter: str, window: Window, cap: int = SPAN_CAP
 ) -> tuple[list[Group], int, bool]:
-    """(groups sorted by count, error spans read, capped?) for the newest `cap` error spans."""
+    """(incidents by count, error spans read, capped?) for the newest `cap` error spans.
+
+    Each group is an origin signature; the error spans that only propagate it (callers'
+    5xx, framework spans) are counted in its `echoes`, not listed as incidents of their own.
+    """
     columns = ", ".join([
-        "_time", "trace_id", "span_id", "name", logsql_field(SERVICE), "status_message",
-        logsql_field(EVENT + "*"), logsql_field(EXC + "type:*"), logsql_field(EXC + "message:*"),
+        "_time", "trace_id", "span_id", "parent_span_id", "start_time_unix_nano", "name",
+        logsql_field(SERVICE), "status_message", logsql_field(EVENT + "*"),
+        logsql_field(EXC + "type:*"), logsql_field(EXC + "message:*"),
         logsql_field(SPAN_ATTR + "code.*"), logsql_field(SPAN_ATTR + "http.response.status_code"),
         logsql_field(SPAN_ATTR + "http.status_code"),
     ])  # fmt: skip
     rows = await backends.traces.query(f"{span_filter} | fields {columns}", window, limit=cap + 1)
     capped = len(rows) > cap
-    rows.sort(key=lambda r: r.get("_time", ""), reverse=True)
+    rows.sort(key=lambda r: store_time_ns(r.get("_time", "")), reverse=True)
+    rows = rows[:cap]
+    origin_of = origins(rows, await parent_links(backends, rows, window))
+    by_span = {r.get("span_id", ""): r for r in rows}
     groups: dict[tuple[str, str, str | None, str], Group] = {}
-    for row in rows[:cap]:
-        exc_type, exc_message, _ = _exception(row)
-        if exc_type or exc_message or row.get("status_message"):
-            template = message_template(exc_message or row.get("status_message", ""))
+    for row in rows:
+        origin = by_span.get(origin_of.get(row.get("span_id", ""), ""), row)
+        key, raw = signature(origin)
+        group = groups.get(key)
+        if group is None:
+            example = clip(raw, TEMPLATE_CHARS) if raw else None
+            group = groups[key] = Group(*key, sample=origin, example=example)
+        if origin is row:
+            group.add(row)
         else:
-            template = _http_status(row)  # a status code is the signature, not a number to mask
-        key = (row.get(SERVICE, ""), row.get("name", ""), exc_type, template)
-        group = groups.get(key) or groups.setdefault(key, Group(*key, sample=row))
-        group.count += 1
-        when = row.get("_time", "")
-        group.last = max(group.last, when) if group.last else when
-        group.first = min(group.first, when) if group.first else when
-    ordered = sorted(groups.values(), key=lambda g: (-g.count, g.label))
-    return ordered, min(len(rows), cap), capped
+            echo = signature(row)[0]
+            group.echoes[echo] = group.echoes.get(echo, 0) + 1
+    incidents = [g for g in groups.values() if g.count]
+    incidents.sort(key=lambda g: (-g.count, -sum(g.echoes.values()), g.label))
+    return incidents, len(rows), capped
 
 
 async def _details(
@@ -195,14 +316,42 @@ async def _details(
             best = max(candidates, key=lambda r: (
                 r.get("span_id") == g.sample.get("span_id"),
                 r.get(LOG_SERVICE) == g.service,
-                r.get("_time", ""),
+                store_time_ns(r.get("_time", "")),
             ))  # fmt: skip
             lines[g.sample.get("span_id", "")] = clip(best["_msg"])
     return stacks, lines, warnings
 
 
-def _time(raw: str) -> str:
-    return rfc3339(parse_store_time(raw)) if raw else ""
+def _time(nanos: int) -> str:
+    return rfc3339_ns(nanos) if nanos else ""
+
+
+def echoes(group: Group) -> list[EchoSignature]:
+    """The signatures that only propagate this one, most frequent first (bounded)."""
+    items = sorted(group.echoes.items(), key=lambda kv: (-kv[1], kv[0][0], kv[0][1]))
+    return [
+        EchoSignature(service=s, operation=o, exception_type=e, message=m, count=n)
+        for (s, o, e, m), n in items[:MAX_ECHOES]
+    ]
+
+
+def to_signature(g: Group, stacks: dict[str, str], log_lines: dict[str, str]) -> ErrorSignature:
+    span_id = g.sample.get("span_id", "")
+    return ErrorSignature(
+        service=g.service,
+        operation=g.operation,
+        exception_type=g.exception_type,
+        message=g.template,
+        example=g.example if g.example and g.example != g.template else None,
+        count=g.count,
+        first_seen=_time(g.first),
+        last_seen=_time(g.last),
+        sample_trace_id=g.sample.get("trace_id", ""),
+        sample_log=log_lines.get(span_id),
+        code_location=code_location(g.sample) or stack_location(stacks.get(span_id, "")),
+        seen_upstream_as=echoes(g),
+        seen_upstream_omitted=max(0, len(g.echoes) - MAX_ECHOES),
+    )
 
 
 async def top_errors(
@@ -216,29 +365,16 @@ async def top_errors(
     if not 1 <= limit <= 50:
         raise InvalidArgument(f"limit={limit}: choose 1..50")
     window = resolve_window(since, start, end, default_since="15m")
-    groups, read, capped = await collect(backends, error_span_filter(service), window)
+    groups, read, capped = await collect(backends, error_spans_of(service), window)
     shown = groups[:limit]
     stacks, log_lines, warnings = await _details(backends, shown, window)
-    signatures = [
-        ErrorSignature(
-            service=g.service,
-            operation=g.operation,
-            exception_type=g.exception_type,
-            message=g.template,
-            count=g.count,
-            first_seen=_time(g.first),
-            last_seen=_time(g.last),
-            sample_trace_id=g.sample.get("trace_id", ""),
-            sample_log=log_lines.get(g.sample.get("span_id", "")),
-            code_location=code_location(g.sample)
-            or stack_location(stacks.get(g.sample.get("span_id", ""), "")),
-        )
-        for g in shown
-    ]
+    signatures = [to_signature(g, stacks, log_lines) for g in shown]
     hint = None
     if not signatures:
         who = f" of service {service!r}" if service else ""
         hint = f"No error spans{who} in {window.describe()}; widen `since` or check list_services."
+        if service:
+            hint = await unknown_service_hint(backends, service, window, f"No error spans{who}")
     elif capped:
         hint = f"Only the newest {SPAN_CAP} error spans were grouped; counts are of those."
     elif len(groups) > limit:
