@@ -292,6 +292,14 @@ class SignatureChange(BaseModel):
     current: int
 
 
+class SpanChange(BaseModel):
+    service: str
+    operation: str
+    calls_per_request: tuple[float, float] = Field(description="baseline, current")
+    self_ms_per_request: tuple[float, float] = Field(description="baseline, current")
+    summary: str
+
+
 class CompareResult(BaseModel):
     service: str
     verdict: Literal["improved", "regressed", "mixed", "unchanged", "insufficient_data"]
@@ -310,6 +318,17 @@ class CompareResult(BaseModel):
     new_errors: list[SignatureChange]
     gone_errors: list[SignatureChange]
     changed_errors: list[SignatureChange]
+    p95_moved: list[str] = Field(
+        default_factory=list,
+        exclude_if=lambda v: not v,
+        description="operations whose p95 changed past the thresholds",
+    )
+    span_changes: list[SpanChange] = Field(
+        default_factory=list,
+        exclude_if=lambda v: not v,
+        description="inside a request: spans whose calls or self time changed (sampled)",
+    )
+    span_changes_basis: str | None = None
     hint: str | None = None
 
 
@@ -330,6 +349,16 @@ class Neighbor(BaseModel):
     errors: int = Field(description="calls whose callee (child) span failed")
 
 
+class RepeatedCalls(BaseModel):
+    operation: str = Field(description="the parent span (handler) that repeats the call")
+    call: str = Field(description="the outgoing CLIENT/PRODUCER span name repeated")
+    parents: int = Field(description="parent spans that made it >= 3 times")
+    calls_min: int
+    calls_mean: float
+    calls_max: int
+    calls: int = Field(description="all those calls together")
+
+
 class ServiceOverview(BaseModel):
     service: str
     window: str
@@ -339,6 +368,11 @@ class ServiceOverview(BaseModel):
     error_logs: list[LogRow] = Field(description="newest ERROR logs")
     downstream: list[Neighbor] = Field(description="services it calls")
     upstream: list[Neighbor] = Field(description="services calling it")
+    repeated_calls: list[RepeatedCalls] = Field(
+        default_factory=list,
+        exclude_if=lambda v: not v,
+        description="N+1: the same outgoing call made >= 3 times under one parent span",
+    )
     metric_names: list[str] = Field(description="for query_metrics, label service_name")
     hint: str | None = None
     warnings: list[str] = Field(default_factory=list)
