@@ -25,9 +25,9 @@ from obs_mcp.agents import (
     ServerSpec,
     claude_code_telemetry_env,
     install,
-    replace_toml_table,
     server_spec,
 )
+from obs_mcp.agents.tomledit import set_table
 from obs_mcp.stack.runner import Stack, StackPorts, StackSettings
 from tests.waiting import wait_for
 
@@ -211,8 +211,9 @@ def test_codex_inline_definition_is_refused(homes: tuple[Path, dict[str, str]]) 
 
 def test_toml_quoted_header_is_found() -> None:
     text = '[mcp_servers."my obs"]\ncommand = "a"\n\n[x]\ny = 1\n'
-    out = replace_toml_table(text, ("mcp_servers", "my obs"), '[mcp_servers."my obs"]\nz = 2\n')
+    out = set_table(text, "mcp_servers", "my obs", {"z": 2})
     assert tomllib.loads(out) == {"mcp_servers": {"my obs": {"z": 2}}, "x": {"y": 1}}
+    assert out.startswith('[mcp_servers."my obs"]\n') and out.endswith("\n[x]\ny = 1\n")
 
 
 # ---- OpenCode (JSON, mcp + environment) -----------------------------------------------------
