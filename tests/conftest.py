@@ -12,6 +12,7 @@ import pytest
 
 from obs_mcp.stack.install import install_all
 from obs_mcp.stack.runner import Stack, StackPorts, StackSettings
+from tests import clients
 from tests.known_telemetry import Shop, Small, emit_shop, emit_small, wait_for_shop, wait_for_small
 
 
@@ -54,3 +55,12 @@ def small(native_stack: Stack) -> Small:
     known = emit_small(s.otlp_http_url, total=10, errors=3, prefix="small")
     wait_for_small(known, s.vt_url, s.vl_url)
     return known
+
+
+@pytest.fixture(scope="session")
+def client_bin() -> Path:
+    """node_modules/.bin of the pinned client CLIs (tests/clients), installed once per lock."""
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm (Node.js) is not installed: the real-client tests need it")
+    return clients.bin_dir(npm)

@@ -17,6 +17,10 @@ def claude_code_telemetry_env(settings: StackSettings, traces: bool = False) -> 
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         "OTEL_EXPORTER_OTLP_ENDPOINT": settings.otlp_http_url,
         "OTEL_METRIC_EXPORT_INTERVAL": "10000",
+        # Claude Code exports delta sums by default; VictoriaMetrics stores deltas as they come,
+        # so `sum by (type) (claude_code_token_usage_tokens_total)` would show the last export
+        # interval only. Cumulative makes the counters Prometheus-style running totals.
+        "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "cumulative",
         "OTEL_LOGS_EXPORT_INTERVAL": "5000",
         # tool_result events then name the MCP server/tool and parameters (local stack only)
         "OTEL_LOG_TOOL_DETAILS": "1",
