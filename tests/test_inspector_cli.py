@@ -162,6 +162,7 @@ def test_is_error_exits_5(inspector: Inspector, native_stack: Stack) -> None:
     assert "32 hex" in result["content"][0]["text"]
 
 
+@pytest.mark.default_ports
 def test_process_env_is_not_forwarded_to_stdio_server(
     inspector: Inspector, native_stack: Stack
 ) -> None:
