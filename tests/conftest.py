@@ -1,4 +1,5 @@
-"""Shared fixtures: one isolated native stack per test session (free ports, temp state dir)."""
+"""Shared fixtures: one isolated native stack per test session (free ports, temp state dir),
+the pinned client CLIs; and an environment that points nowhere until a test says where."""
 
 from __future__ import annotations
 
@@ -12,7 +13,26 @@ import pytest
 
 from obs_mcp.stack.install import install_all
 from obs_mcp.stack.runner import Stack, StackPorts, StackSettings
+from tests import clients
+from tests.isolation import DEAD_URL, isolate_environment
 from tests.known_telemetry import Shop, Small, emit_shop, emit_small, wait_for_shop, wait_for_small
+
+_DROPPED: dict[str, str] = {}
+_NO_STACK = Path(tempfile.mkdtemp(prefix="obs-mcp-test-no-stack-"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before collection: no shell setting and no default-port stack can reach a test."""
+    _DROPPED.update(isolate_environment(_NO_STACK))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_NO_STACK, ignore_errors=True)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    dropped = ", ".join(sorted(_DROPPED)) or "none set"
+    return f"obs-mcp: store URLs -> {DEAD_URL} unless a test names its stack; dropped: {dropped}"
 
 
 def _report(line: str) -> None:
@@ -61,3 +81,12 @@ def small(native_stack: Stack) -> Small:
     known = emit_small(s.otlp_http_url, total=10, errors=3, prefix="small")
     wait_for_small(known, s.vt_url, s.vl_url)
     return known
+
+
+@pytest.fixture(scope="session")
+def client_bin() -> Path:
+    """node_modules/.bin of the pinned client CLIs (tests/clients), installed once per lock."""
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm (Node.js) is not installed: the real-client tests need it")
+    return clients.bin_dir(npm)
