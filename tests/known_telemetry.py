@@ -56,7 +56,8 @@ def top_span_services(vt_url: str, since: str, server_only: bool = False, n: int
     kinds = '"kind":in("2","5") ' if server_only else ""
     rows = logsql(
         vt_url,
-        f'_time:{since} {kinds}| stats by ("resource_attr:service.name") count() spans '
+        f'_time:{since} {kinds}"resource_attr:service.name":* '
+        '| stats by ("resource_attr:service.name") count() spans '
         f"| sort by (spans desc) | limit {n}",
     )
     return [row["resource_attr:service.name"] for row in rows]

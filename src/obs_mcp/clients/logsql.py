@@ -6,6 +6,7 @@ import json
 from typing import Any, ClassVar
 
 from obs_mcp.clients.base import StoreClient
+from obs_mcp.errors import OutOfRetention
 from obs_mcp.timeparse import Window, rfc3339
 
 Row = dict[str, str]
@@ -32,7 +33,10 @@ class LogsQLClient(StoreClient):
     ) -> list[Row]:
         """Rows of `/select/logsql/query` (newest `limit` when a limit is given)."""
         params = self._params(query, window, limit=limit, extra_filters=extra_filters)
-        text = await self.get_text("/select/logsql/query", params)
+        try:
+            text = await self.get_text("/select/logsql/query", params)
+        except OutOfRetention:
+            return []  # nothing is kept there: the same empty answer VictoriaLogs gives
         rows: list[Row] = []
         for line in text.splitlines():
             if line.strip():

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from obs_mcp.core.backends import Backends
 from obs_mcp.core.correlate import SKELETON
-from obs_mcp.core.requests import entry_spans
+from obs_mcp.core.requests import REQUEST_SLACK, entry_spans, store_window
 from obs_mcp.core.trace_tree import Span, build, subtree
 from obs_mcp.models import SpanChange
 from obs_mcp.queries import logsql_field, logsql_in
@@ -55,17 +55,18 @@ async def sample_profile(
 ) -> Profile:
     selector = " ".join(filter(None, [entry_spans(service, window, operation), extra]))
     ids_q = (
-        f"{selector} | stats by (trace_id) max(_time) last "
+        f"{selector} | stats by (trace_id) max(end_time_unix_nano) last "
         f"| sort by (last desc) | limit {SAMPLE_REQUESTS}"
     )
-    ids = [r["trace_id"] for r in await backends.traces.query(ids_q, window) if r.get("trace_id")]
+    found = await backends.traces.query(ids_q, store_window(window))
+    ids = [r["trace_id"] for r in found if r.get("trace_id")]
     profile = Profile()
     if not ids:
         return profile
     fields = ", ".join(logsql_field(f) for f in ["trace_id", *SKELETON])
     rows = await backends.traces.query(
         f"{logsql_in('trace_id', ids)} | fields {fields}",
-        Window(window.start - SLACK, window.end + SLACK),
+        Window(window.start - REQUEST_SLACK - SLACK, window.end + SLACK),
         limit=SPAN_CAP,
     )
     by_trace: dict[str, list[dict[str, str]]] = defaultdict(list)
