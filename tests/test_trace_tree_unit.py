@@ -232,3 +232,19 @@ def test_fit_keeps_40_error_spans_with_their_logs_in_8k_tokens() -> None:
     assert errors <= set(shown) and "root" in shown
     assert all(any(lg.severity == "ERROR" for lg in shown[e].logs) for e in errors)
     assert result.warnings == []
+
+
+def test_ends_in_compares_exact_integer_nanoseconds() -> None:
+    from datetime import UTC, datetime
+
+    from obs_mcp.core.requests import REQUEST_SLACK, ends_in, store_window
+    from obs_mcp.timeparse import Window
+
+    window = Window(
+        datetime(2026, 12, 2, 11, 0, 7, 123456, tzinfo=UTC),
+        datetime(2026, 12, 2, 11, 5, 0, tzinfo=UTC),
+    )
+    low, high = BASE + 123_456_000, BASE + 293_000_000_000
+    assert ends_in(window) == f'end_time_unix_nano:string_range("{low}", "{high}")'
+    assert len(str(low)) == len(str(high)) == 19  # equal widths: text order = number order
+    assert store_window(window).start == window.start - REQUEST_SLACK
