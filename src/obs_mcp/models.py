@@ -7,7 +7,7 @@ Durations are milliseconds, times RFC3339 UTC strings. Every list carries `retur
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -35,10 +35,20 @@ class LogRow(BaseModel):
     attributes: dict[str, str] = Field(default_factory=dict)
 
 
+def links_field() -> Any:
+    """`links`: left out of the answer when there are none (most answers need none)."""
+    return Field(
+        default_factory=dict,
+        exclude_if=lambda v: not v,
+        description="URLs opening this view in the stack's own UIs, for a human",
+    )
+
+
 class LogsResult(Bounded):
     query: str = Field(description="the LogsQL actually run (with the service filter)")
     window: str
     rows: list[LogRow]
+    links: dict[str, str] = links_field()
 
 
 # ---- metrics ----------------------------------------------------------------------------------
@@ -58,6 +68,7 @@ class MetricsResult(Bounded):
     step_s: float | None = None
     series: list[Series]
     points_omitted: int = Field(default=0, description="range points dropped to bound the answer")
+    links: dict[str, str] = links_field()
 
 
 # ---- traces -----------------------------------------------------------------------------------
@@ -75,6 +86,7 @@ class TraceSummary(BaseModel):
 class TracesResult(Bounded):
     window: str
     traces: list[TraceSummary]
+    links: dict[str, str] = links_field()
 
 
 class SpanLog(BaseModel):
@@ -182,6 +194,7 @@ class CorrelatedTrace(BaseModel):
     logs_omitted: int = 0
     red: list[RedSnapshot] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    links: dict[str, str] = links_field()
 
 
 # ---- error rate -------------------------------------------------------------------------------
@@ -404,3 +417,46 @@ class StackHealth(BaseModel):
     service: str | None = None
     service_found: bool | None = None
     hints: list[str]
+
+
+# ---- list_fields --------------------------------------------------------------------------------
+class FieldInfo(BaseModel):
+    key: str = Field(description="as search_traces(tags=) / LogsQL take it")
+    hits: int = Field(description="rows that carry the key")
+    distinct: int
+    distinct_capped: bool = Field(
+        default=False, exclude_if=lambda v: not v, description="more than `distinct` values"
+    )
+    values: dict[str, int] = Field(
+        default_factory=dict, exclude_if=lambda v: not v, description="top values: rows each"
+    )
+    values_omitted: int = Field(default=0, exclude_if=lambda v: not v)
+
+
+class FieldSet(BaseModel):
+    rows: int = Field(description="spans / log lines of the service in the window")
+    keys: list[FieldInfo] = Field(description="most rows first")
+    keys_omitted: int = Field(default=0, exclude_if=lambda v: not v)
+
+
+class FieldsResult(BaseModel):
+    service: str
+    window: str
+    spans: FieldSet | None = None
+    logs: FieldSet | None = None
+    hint: str | None = None
+    warnings: list[str] = Field(default_factory=list, exclude_if=lambda v: not v)
+
+
+# ---- wait_for_data ------------------------------------------------------------------------------
+class WaitResult(BaseModel):
+    arrived: bool = Field(description="the asked counts were reached before the timeout")
+    since: str = Field(description="counted from here")
+    waited_s: float
+    requests: int = Field(description="new requests (entry spans, as in error_rate)")
+    newest_request: str | None = None
+    logs: int = Field(description="new log lines")
+    newest_log: str | None = None
+    hint: str | None = None
+    health: StackHealth | None = Field(default=None, description="on timeout: where data stops")
+    warnings: list[str] = Field(default_factory=list, exclude_if=lambda v: not v)

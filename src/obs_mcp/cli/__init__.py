@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from obs_mcp.cli import analysis_cmd, install_cmd, query_cmd, stack_cmd
+from obs_mcp.cli import analysis_cmd, discover_cmd, install_cmd, query_cmd, stack_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765)
     query_cmd.add_parsers(sub)
     analysis_cmd.add_parsers(sub)
+    discover_cmd.add_parsers(sub)
     install_cmd.add_parsers(sub)
     demo = sub.add_parser("demo", help="the demo shop: run the whole loop, or start/stop it")
     demo.add_argument("action", choices=["run", "up", "down", "status"], nargs="?", default="run")
@@ -44,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         return query_cmd.run(args)
     if args.command in analysis_cmd.COMMANDS:
         return analysis_cmd.run(args)
+    if args.command in discover_cmd.COMMANDS:
+        return discover_cmd.run(args)
     if args.command in install_cmd.COMMANDS:
         return install_cmd.run(args)
     if args.command == "demo":

@@ -28,6 +28,7 @@ from obs_mcp.core.fields import (
     clip,
     clip_tail,
 )
+from obs_mcp.core.links import trace_links
 from obs_mcp.core.red import red_snapshot
 from obs_mcp.core.requests import HTTP_STATUS_KEYS, error_spans
 from obs_mcp.core.trace_tree import Span, Tree, ancestors, build, collapse_repeats
@@ -73,6 +74,7 @@ TOP_SELF_TIME = 5
 TOP_REPEATED = 5
 RED_MAX_SERVICES = 10
 RED_AROUND = timedelta(minutes=5)
+LINK_MARGIN = timedelta(minutes=1)
 SKELETON = [
     "span_id", "parent_span_id", "name", SERVICE, "kind", "status_code", "status_message",
     "duration", "start_time_unix_nano", "end_time_unix_nano", *HTTP_STATUS_KEYS,
@@ -572,6 +574,14 @@ async def correlate_trace(
     )  # fmt: skip
 
 
+def _around(*ranges: _Range) -> Window:
+    """The trace's rows' times, a minute either side: the links' view."""
+    found = [r for r in ranges if r.count]
+    first = min(r.first for r in found)
+    last = max(r.last for r in found)
+    return Window(from_unix_nanos(first) - LINK_MARGIN, from_unix_nanos(last) + LINK_MARGIN)
+
+
 async def _nothing() -> list[dict[str, str]]:
     return []
 
@@ -599,6 +609,9 @@ async def _assemble(
         error_count=sum(1 for s in tree.spans if s.error),
         log_count=max(log_range.count, len(log_rows)),
         budget_tokens=max_tokens,
+        links=trace_links(
+            backends.settings, trace_id, _around(span_range, log_range), bool(log_rows)
+        ),
     )
     result.services = sorted(
         {s.service for s in tree.spans if s.service}
