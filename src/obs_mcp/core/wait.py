@@ -21,7 +21,7 @@ from obs_mcp.core.backends import Backends
 from obs_mcp.core.compare import RUN_ID, run_filter
 from obs_mcp.core.fanout import gather
 from obs_mcp.core.fields import LOG_SERVICE, SERVICE
-from obs_mcp.core.requests import entry_spans, server_kinds
+from obs_mcp.core.requests import entry_spans, server_kinds, store_window
 from obs_mcp.errors import InvalidArgument, StoreError
 from obs_mcp.models import StackHealth, WaitResult
 from obs_mcp.queries import check_name, logsql_exact, logsql_field
@@ -83,18 +83,19 @@ async def _count(client_query: Awaitable[list[dict[str, str]]]) -> tuple[int, in
 async def _requests(backends: Backends, ask: _Ask, window: Window) -> tuple[int, int]:
     """New entry spans: of the service, or of every service that served the run."""
     run = [run_filter(ask.run)] if ask.run else []
+    wide = store_window(window)  # entry_spans filters the exact end times
     if ask.service:
         services = [ask.service]
     else:
         by_service = f"{run[0]} {server_kinds()} | stats by ({logsql_field(SERVICE)}) count() n"
-        rows = await backends.traces.query(f"{by_service} | limit {MAX_RUN_SERVICES}", window)
+        rows = await backends.traces.query(f"{by_service} | limit {MAX_RUN_SERVICES}", wide)
         services = [r[SERVICE] for r in rows if r.get(SERVICE)]
         if not services:
             return 0, 0
     entries = " or ".join(f"({entry_spans(s, window)})" for s in services)
     selector = " ".join([f"({entries})", *run])
-    stats = f"{selector} | stats count() n, max(_time) newest"
-    return await _count(backends.traces.query(stats, window))
+    stats = f"{selector} | stats count() n, max(end_time_unix_nano) newest"
+    return await _count(backends.traces.query(stats, wide))
 
 
 async def _logs(backends: Backends, ask: _Ask, window: Window) -> tuple[int, int]:
