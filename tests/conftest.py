@@ -12,6 +12,7 @@ import pytest
 
 from obs_mcp.stack.install import install_all
 from obs_mcp.stack.runner import Stack, StackPorts, StackSettings
+from obs_mcp.stack.specs import traces_mode
 from tests.known_telemetry import Shop, Small, emit_shop, emit_small, wait_for_shop, wait_for_small
 
 
@@ -54,3 +55,12 @@ def small(native_stack: Stack) -> Small:
     known = emit_small(s.otlp_http_url, total=10, errors=3, prefix="small")
     wait_for_small(known, s.vt_url, s.vl_url)
     return known
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip, with the reason, tests that only make sense with the other kind of VictoriaTraces."""
+    mode = traces_mode()
+    if mode == "victoriatraces" and item.get_closest_marker("vtcompat"):
+        pytest.skip("checks vt-compat, but a real VictoriaTraces binary is in use")
+    if mode == "vt-compat" and item.get_closest_marker("realvt"):
+        pytest.skip("needs a real VictoriaTraces binary (set OBS_MCP_VICTORIATRACES_BIN)")
