@@ -195,7 +195,9 @@ class Stack:
             if not outcome.startswith(NOT_STOPPED):
                 del processes[name]
         self.state.save(self.settings, processes)
-        before = [titles.get(n, n) for n in processes if n not in started_here]
+        before = [
+            titles.get(n, n) for n, r in processes.items() if n not in started_here and r.running()
+        ]
         lines = [
             "This `stack up` stopped what it had started: " + "; ".join(stopped) + "."
             if stopped
