@@ -101,7 +101,8 @@ def test_down_stops_a_process_recorded_by_an_older_obs_mcp(fresh: Stack) -> None
     fresh.state_dir.mkdir(parents=True)
     fresh.state_file.write_text(json.dumps({"processes": {"victorialogs": record}}))
     assert fresh.down(grace_seconds=5) == ["victorialogs: stopped"]
-    assert old.wait(5) == -signal.SIGTERM
+    old.wait(5)  # down may have reaped it already (then the exit status is gone)
+    assert not procs.pid_alive(old.pid)
 
 
 def test_up_names_the_holder_of_a_taken_data_dir_and_starts_nothing(fresh: Stack) -> None:

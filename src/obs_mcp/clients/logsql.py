@@ -6,9 +6,13 @@ import json
 from typing import Any, ClassVar
 
 from obs_mcp.clients.base import StoreClient
+from obs_mcp.errors import QueryRejected
 from obs_mcp.timeparse import Window, rfc3339
 
 Row = dict[str, str]
+# VictoriaTraces refuses a window that lies wholly before its retention (VictoriaLogs answers
+# no rows): nothing can be stored there, so that is an empty answer, not a broken query.
+OUT_OF_RETENTION = "request time out of retention"
 
 
 class LogsQLClient(StoreClient):
@@ -32,7 +36,12 @@ class LogsQLClient(StoreClient):
     ) -> list[Row]:
         """Rows of `/select/logsql/query` (newest `limit` when a limit is given)."""
         params = self._params(query, window, limit=limit, extra_filters=extra_filters)
-        text = await self.get_text("/select/logsql/query", params)
+        try:
+            text = await self.get_text("/select/logsql/query", params)
+        except QueryRejected as exc:
+            if OUT_OF_RETENTION in exc.problem:
+                return []
+            raise
         rows: list[Row] = []
         for line in text.splitlines():
             if line.strip():
