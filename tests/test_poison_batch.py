@@ -18,6 +18,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from obs_mcp.core.health import parse_collector_metrics
 from obs_mcp.stack.runner import Stack
 from tests.faultkit import span_count
+from tests.otel_emit import post_traces
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.stack, pytest.mark.vtcompat]
@@ -38,13 +39,7 @@ def _export(otlp_http_url: str, service: str, end_ns: int) -> None:
         start_time_unix_nano=time.time_ns() - 1_000_000,
         end_time_unix_nano=end_ns,
     )
-    answer = httpx2.post(
-        f"{otlp_http_url}/v1/traces",
-        content=request.SerializeToString(),
-        headers={"content-type": "application/x-protobuf"},
-        timeout=10,
-    )
-    assert answer.status_code == 200, answer.text
+    post_traces(f"{otlp_http_url}/v1/traces", request)
 
 
 def _failed_spans(stack: Stack) -> int:

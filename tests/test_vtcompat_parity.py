@@ -17,6 +17,7 @@ import pytest
 
 from obs_mcp.stack.runner import Stack
 from obs_mcp.stack.vtcompat import span_rows
+from tests.otel_emit import post_traces
 from tests.test_vtcompat_unit import _request
 from tests.waiting import wait_for
 
@@ -32,13 +33,7 @@ def test_vtcompat_rows_match_what_victoriatraces_stores(native_stack: Stack) -> 
     span.start_time_unix_nano, span.end_time_unix_nano = now - 250_000_000, now
     span.events[0].time_unix_nano = now - 100_000_000
     vt = native_stack.settings.vt_url
-    answer = httpx2.post(
-        f"{vt}/insert/opentelemetry/v1/traces",
-        content=request.SerializeToString(),
-        headers={"content-type": "application/x-protobuf"},
-        timeout=10,
-    )
-    assert answer.status_code == 200, answer.text
+    post_traces(f"{vt}/insert/opentelemetry/v1/traces", request)
 
     def stored() -> list[dict[str, str]]:
         params = {"query": f'trace_id:="{span.trace_id.hex()}" span_id:*', "start": "1h"}
