@@ -13,6 +13,7 @@ import pytest
 
 from obs_mcp.stack.install import install_all
 from obs_mcp.stack.runner import Stack, StackPorts, StackSettings
+from obs_mcp.stack.specs import traces_mode
 from tests import clients
 from tests.isolation import DEAD_URL, isolate_environment
 from tests.known_telemetry import Shop, Small, emit_shop, emit_small, wait_for_shop, wait_for_small
@@ -90,3 +91,12 @@ def client_bin() -> Path:
     if npm is None:
         pytest.skip("npm (Node.js) is not installed: the real-client tests need it")
     return clients.bin_dir(npm)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip, with the reason, tests that only make sense with the other kind of VictoriaTraces."""
+    mode = traces_mode()
+    if mode == "victoriatraces" and item.get_closest_marker("vtcompat"):
+        pytest.skip("checks vt-compat, but a real VictoriaTraces binary is in use")
+    if mode == "vt-compat" and item.get_closest_marker("realvt"):
+        pytest.skip("needs a real VictoriaTraces binary (set OBS_MCP_VICTORIATRACES_BIN)")

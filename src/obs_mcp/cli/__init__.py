@@ -50,11 +50,27 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in install_cmd.COMMANDS:
         return install_cmd.run(args)
     if args.command == "demo":
-        from obs_mcp.cli import demo_cmd
-
-        return demo_cmd.run(args)
+        return _demo(args)
     parser.error(f"unknown command {args.command}")
     return 2
+
+
+DEMO_MISSING = (
+    "error: `obs-mcp demo` needs the demo shop and its load generator ({missing}), which come "
+    "with obs-mcp's source, not with the installed package: run `make demo` in a checkout "
+    "of the obs-mcp repository."
+)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    try:
+        from obs_mcp.cli import demo_cmd
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("demo_service", "loadgen"):
+            raise
+        print(DEMO_MISSING.format(missing=exc.name), file=sys.stderr)
+        return 1
+    return demo_cmd.run(args)
 
 
 def _serve(args: argparse.Namespace) -> int:

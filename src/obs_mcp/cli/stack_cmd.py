@@ -86,6 +86,9 @@ def print_status(stack: Stack) -> bool:
             row.ui_url or "-",
         )
     out.print(table)
+    for row in rows:
+        for note in row.notes:
+            out.print(f"{row.title}: {note}", highlight=False)
     s = stack.settings
     out.print(
         f"OTLP in: grpc {s.otlp_grpc_endpoint}, http {s.otlp_http_url}   "
