@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from obs_mcp.stack.procs import free_port
 from obs_mcp.stack.runner import Stack
 from obs_mcp.timeparse import rfc3339_ns
 from tests.answers import answer_chars, call, full_answer, ok, text_of
@@ -215,3 +216,15 @@ async def test_compare_runs_names_the_repeated_span(native_stack: Stack) -> None
     assert r["span_changes_basis"].startswith("the 20 and 20 newest requests")
     assert any(m.startswith("GET /cart: p95") for m in r["p95_moved"]), r["p95_moved"]
     assert r["verdict"] == "regressed"
+
+
+async def test_span_store_down_is_never_not_found(
+    monkeypatch: pytest.MonkeyPatch, two: TwoInstrumentations
+) -> None:
+    """No logs carry the id and the span store does not answer: an error naming the store,
+    not 'no spans or logs carry this trace_id'."""
+    dead = f"http://127.0.0.1:{free_port('127.0.0.1')}"
+    monkeypatch.setenv("VT_URL", dead)
+    result = await call("correlate_trace", {"trace_id": two.n_plus_one_trace})
+    assert result.is_error
+    assert "VictoriaTraces" in text_of(result) and dead in text_of(result)

@@ -200,3 +200,35 @@ def test_cli_wait_exits_1_on_timeout_with_progress(native_stack: Stack) -> None:
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
     assert "timed out" in done.stdout and "0/1 requests" in done.stderr
+
+
+@pytest.mark.vtcompat  # the refusal used is VictoriaLogs' (via vt-compat): see test_poison_batch
+async def test_names_failed_deliveries_of_the_wait_not_of_the_past(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch the store refused before the call is history, one refused while it waits is
+    the answer -- a cumulative counter read once cannot tell them apart. On a stack of its
+    own: refusals count and log per process."""
+    from tests.faultkit import own_stack
+    from tests.test_poison_batch import BEYOND_INT64_NS, _export, _failed_spans, _wait_failed
+
+    with own_stack() as stack:
+        for key, value in stack.settings.store_env().items():
+            monkeypatch.setenv(key, value)
+        otlp, service = stack.settings.otlp_http_url, f"poisoned-{uuid.uuid4().hex[:6]}"
+        _export(otlp, service, BEYOND_INT64_NS)
+        _wait_failed(stack, 1)
+        quiet = await ok("wait_for_data", {"service": service, "timeout": 1})
+        assert quiet["arrived"] is False
+        assert "failed to deliver" not in quiet["hint"], quiet["hint"]
+
+        def poison_while_waiting() -> None:
+            time.sleep(0.5)
+            _export(otlp, service, BEYOND_INT64_NS)
+
+        thread = threading.Thread(target=poison_while_waiting)
+        thread.start()
+        r = await ok("wait_for_data", {"service": service, "timeout": 8})
+        thread.join()
+        assert _failed_spans(stack) == 2
+        assert "failed to deliver {'traces': 1} to the stores while this call waited" in r["hint"]

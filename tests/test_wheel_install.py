@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -19,6 +20,8 @@ from mcp import Client, StdioServerParameters
 
 from obs_mcp.stack.install import install_all
 from obs_mcp.stack.runner import StackPorts
+from tests.known_telemetry import wait_for_count
+from tests.otlp_direct import SERVER, SpanSpec, new_id, send_spans
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,9 +116,18 @@ def test_installed_wheel_runs_the_stack_a_tool_and_a_client_outside_the_repo(
         for line in where.stdout.splitlines():
             key, _, value = line.removeprefix("export ").partition("=")
             env[key] = value
+        empty = cli("services", "--json")  # a fresh stack: nothing yet, and it says so
+        assert (empty.returncode, empty.stderr.strip()) == (1, "exit 1: nothing matched"), empty
+        assert json.loads(empty.stdout)["services"] == []
+        service = f"wheel-{os.getpid()}"
+        now = time.time_ns()
+        span = SpanSpec(service, "GET /", new_id(16), now - 1_000_000, now, SERVER)
+        send_spans(f"http://127.0.0.1:{ports.otlp_http}", [span])
+        wait_for_count(f"http://127.0.0.1:{ports.victoriatraces}",
+                       f'"resource_attr:service.name":="{service}"', 1)  # fmt: skip
         services = cli("services", "--json")
         assert services.returncode == 0, services.stderr
-        assert "services" in json.loads(services.stdout)
+        assert service in services.stdout
         health = cli("health", "--json")
         assert health.returncode == 0, health.stderr
         assert "make " not in health.stdout and "uv run" not in health.stdout

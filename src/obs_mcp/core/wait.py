@@ -23,7 +23,7 @@ from obs_mcp.core.fanout import gather
 from obs_mcp.core.fields import LOG_SERVICE, SERVICE
 from obs_mcp.core.requests import entry_spans, server_kinds, store_window
 from obs_mcp.errors import InvalidArgument, StoreError
-from obs_mcp.models import StackHealth, WaitResult
+from obs_mcp.models import CollectorHealth, StackHealth, WaitResult
 from obs_mcp.queries import check_name, logsql_exact, logsql_field
 from obs_mcp.timeparse import (
     Window,
@@ -44,12 +44,13 @@ MAX_RUN_SERVICES = 20
 Progress = Callable[[float, float, str], Awaitable[None]]
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Ask:
     service: str | None
     run: str | None
     requests: int
     logs: int
+    collector_before: CollectorHealth | None = None
 
     def describe(self) -> str:
         who = " ".join(
@@ -154,6 +155,9 @@ async def wait_for_data(
     progress: Progress | None = None,
 ) -> WaitResult:
     ask = _ask(service, run_id, min_requests, min_logs, timeout)
+    collector_url = backends.settings.collector_metrics_url
+    with anyio.move_on_after(1.0):  # a baseline: failures DURING the wait are the news
+        ask.collector_before = await health.collector_health(collector_url, timeout_s=1.0)
     called = datetime.now(UTC)
     since_at = _since(since, start, called)
     began = time.monotonic()
@@ -205,7 +209,7 @@ async def _diagnosis(backends: Backends, ask: _Ask) -> tuple[StackHealth | None,
         found = await health.stack_health(backends, ask.service)
     if found is None:
         return None, f"stack_health gave no answer within {HEALTH_BUDGET_S:g}s."
-    hints = _relevant(found.hints, ask)
+    hints = _relevant(_during_wait(found, ask), ask)
     if hints:
         return found, "Pipeline: " + "; ".join(hints)
     newest = [
@@ -217,6 +221,25 @@ async def _diagnosis(backends: Backends, ask: _Ask) -> tuple[StackHealth | None,
         f"The pipeline is up ({', '.join(newest)}): nothing new came. Is the workload "
         "running and exporting, and did it start after `since`/`start`?"
     )
+
+
+def _during_wait(found: StackHealth, ask: _Ask) -> list[str]:
+    """stack_health's hints with the collector's refusals and failed deliveries counted over
+    the wait only: one poison batch an hour ago must not be the answer to "why no data now?"."""
+    before, now = ask.collector_before, found.collector
+    if before is None or not before.up or not now.up:
+        return found.hints
+    cumulative = {
+        health.refused_hint(now.refused, health.SINCE_START),
+        health.send_failed_hint(now.send_failed, health.SINCE_START),
+    }
+    hints = [h for h in found.hints if h not in cumulative]
+    when = "while this call waited"
+    if refused := health.grown(before.refused, now.refused):
+        hints.append(health.refused_hint(refused, when))
+    if failed := health.grown(before.send_failed, now.send_failed):
+        hints.append(health.send_failed_hint(failed, when))
+    return hints
 
 
 def _relevant(hints: list[str], ask: _Ask) -> list[str]:
