@@ -155,12 +155,12 @@ async def wait_for_data(
     progress: Progress | None = None,
 ) -> WaitResult:
     ask = _ask(service, run_id, min_requests, min_logs, timeout)
-    collector_url = backends.settings.collector_metrics_url
-    with anyio.move_on_after(1.0):  # a baseline: failures DURING the wait are the news
-        ask.collector_before = await health.collector_health(collector_url, timeout_s=1.0)
     called = datetime.now(UTC)
     since_at = _since(since, start, called)
     began = time.monotonic()
+    collector_url = backends.settings.collector_metrics_url
+    with anyio.move_on_after(1.0):  # a baseline: failures DURING the wait are the news
+        ask.collector_before = await health.collector_health(collector_url, timeout_s=1.0)
     deadline = began + timeout
     seen, last_report, reported = _Seen(), -PROGRESS_EVERY_S, ""
     while True:
