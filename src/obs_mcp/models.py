@@ -370,3 +370,35 @@ class StackHealth(BaseModel):
     service: str | None = None
     service_found: bool | None = None
     hints: list[str]
+
+
+# ---- request_series (time series for the terminal view, the report and dashboards) -------------
+class SeriesPoint(BaseModel):
+    time: str = Field(description="bucket start, RFC3339 (requests are placed by their end time)")
+    requests: int
+    errors: int
+    error_rate: float
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    exact: bool = Field(default=True, description="false: percentiles are bucket-edge estimates")
+
+
+class OperationSeries(BaseModel):
+    operation: str
+    requests: int
+    errors: int
+    points: list[SeriesPoint]
+
+
+class RequestSeries(BaseModel):
+    service: str
+    window: str
+    step_s: int = Field(description="bucket width, seconds")
+    source: str
+    points: list[SeriesPoint] = Field(description="every bucket of the window, empty ones too")
+    operations: list[OperationSeries] = Field(default_factory=list)
+    operations_total: int = 0
+    percentiles_exact: bool = True
+    percentiles_note: str | None = None
+    hint: str | None = None
