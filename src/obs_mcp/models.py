@@ -402,3 +402,17 @@ class RequestSeries(BaseModel):
     percentiles_exact: bool = True
     percentiles_note: str | None = None
     hint: str | None = None
+
+
+class DurationBucket(BaseModel):
+    index: int = Field(description="the percentile engine's log bucket: floor(ln(ns + 1) * 20)")
+    low_ms: float
+    high_ms: float = Field(description="exclusive")
+    count: int = Field(description="requests in the bucket (exact)")
+
+
+class SlowRequest(BaseModel):
+    trace_id: str
+    operation: str
+    duration_ms: float
+    end_time: str

@@ -255,16 +255,19 @@ async def request_series(
     operation: str | None = None,
     by_operation: bool = False,
     buckets: int = DEFAULT_BUCKETS,
+    extra: str | None = None,
 ) -> RequestSeries:
     """Every bucket of `window` for `service` (all requests, and with `by_operation` the
-    MAX_SERIES_OPERATIONS operations with most errors, then requests)."""
+    MAX_SERIES_OPERATIONS operations with most errors, then requests); `extra` narrows the
+    requests further (a run id filter, like request_figures')."""
     check_name(service, "service")
     if operation is not None:
         check_name(operation, "operation")
     if not 2 <= buckets <= MAX_BUCKETS:
         raise InvalidArgument(f"buckets={buckets}: choose 2..{MAX_BUCKETS}")
     step = step_for(window, buckets)
-    series = _Series(backends, entry_spans(service, window, operation), window, step)
+    selector = " ".join(filter(None, [entry_spans(service, window, operation), extra]))
+    series = _Series(backends, selector, window, step)
     names: list[str] = []
     total_ops = 0
     if by_operation:
