@@ -49,11 +49,17 @@ def entry_spans(service: str, window: Window, operation: str | None = None) -> s
     parent ends after its child, maybe after the window), and the outer query drops the
     server spans whose parent is among them.
     """
-    own = logsql_exact(SERVICE, service)
-    served = " ".join(
-        [own, server_kinds(), *([logsql_exact("name", operation)] if operation else [])]
+    return entry_spans_where(
+        logsql_exact(SERVICE, service),
+        logsql_time_range(window.start, window.end + PARENT_SLACK),
+        logsql_exact("name", operation) if operation else None,
     )
-    parents_range = logsql_time_range(window.start, window.end + PARENT_SLACK)
+
+
+def entry_spans_where(own: str, parents_range: str, operation_filter: str | None = None) -> str:
+    """entry_spans from its parts: the service filter and the parents' time range as LogsQL
+    (the Grafana dashboards pass template variables for both; tools pass literals)."""
+    served = " ".join([own, server_kinds(), *([operation_filter] if operation_filter else [])])
     own_parents = (
         f"options(ignore_global_time_filter=true) {parents_range} {own} "
         f"span_id:in({served} | fields parent_span_id) | fields span_id"

@@ -24,7 +24,7 @@ from obs_mcp.stack.components import (
     resolve_binary,
 )
 from obs_mcp.stack.install import install_all
-from obs_mcp.stack.versions import collector_config_path, pinned_versions
+from obs_mcp.stack.versions import collector_config_path, pinned_versions, scrape_config_path
 
 Reporter = Callable[[str], None]
 HEALTH_TIMEOUT_S = 30.0
@@ -208,7 +208,15 @@ class Stack:
                     "-inmemoryDataFlushInterval=1s",
                     # Freshness: the 30s default hides the newest samples from instant queries.
                     "-search.latencyOffset=1s",
+                    # The stack's own health (collector counters, store ingestion) over time.
+                    f"-promscrape.config={scrape_config_path()}",
                 ],
+                env={
+                    "OBS_SCRAPE_COLLECTOR": f"{host}:{p.collector_metrics}",
+                    "OBS_SCRAPE_VICTORIAMETRICS": f"{host}:{p.victoriametrics}",
+                    "OBS_SCRAPE_VICTORIALOGS": f"{host}:{p.victorialogs}",
+                    "OBS_SCRAPE_VICTORIATRACES": f"{host}:{p.victoriatraces}",
+                },
                 port=p.victoriametrics,
                 health_url=f"{s.vm_url}/health",
                 version=versions["VICTORIAMETRICS_VERSION"],

@@ -41,5 +41,10 @@ def collector_config_path() -> Path:
     return project_root() / "collector" / "config.yaml"
 
 
+def scrape_config_path() -> Path:
+    """VictoriaMetrics' scrape of the stack's own metrics (targets from the environment)."""
+    return project_root() / "collector" / "scrape.yaml"
+
+
 def builder_manifest_path() -> Path:
     return project_root() / "collector" / "builder-config.yaml"
