@@ -13,6 +13,7 @@ import pytest
 from obs_mcp.stack.install import install_all
 from obs_mcp.stack.runner import Stack, StackPorts, StackSettings
 from tests.known_telemetry import Shop, Small, emit_shop, emit_small, wait_for_shop, wait_for_small
+from tests.picture_telemetry import Trend, emit_trend
 
 
 def _report(line: str) -> None:
@@ -61,3 +62,10 @@ def small(native_stack: Stack) -> Small:
     known = emit_small(s.otlp_http_url, total=10, errors=3, prefix="small")
     wait_for_small(known, s.vt_url, s.vl_url)
     return known
+
+
+@pytest.fixture(scope="module")
+def trend(native_stack: Stack) -> Trend:
+    """A before/after pair with known per-bucket figures (tests/picture_telemetry.py)."""
+    s = native_stack.settings
+    return emit_trend(s.otlp_http_url, s.vt_url, s.vl_url)

@@ -28,19 +28,13 @@ from obs_mcp.stack.runner import Stack
 from tests.known_telemetry import promql_instant, wait_for_count
 from tests.otel_emit import emitter
 from tests.otlp_direct import LogSpec, send_logs
-from tests.picture_telemetry import S, Trend, emit_trend
+from tests.picture_telemetry import S, Trend
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.stack]
 ROOT = Path(__file__).resolve().parents[1]
 DATASOURCES = ROOT / "compose/grafana/provisioning/datasources/datasources.yaml"
 STEP = "10s"
-
-
-@pytest.fixture(scope="module")
-def trend(native_stack: Stack) -> Trend:
-    s = native_stack.settings
-    return emit_trend(s.otlp_http_url, s.vt_url, s.vl_url, prefix="dash")
 
 
 @pytest.fixture(scope="module")

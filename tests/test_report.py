@@ -24,16 +24,10 @@ from obs_mcp.report.plots import COLORS, CRITICAL
 from obs_mcp.stack.runner import Stack
 from obs_mcp.timeparse import from_unix_nanos, rfc3339
 from tests.chromium_shot import Shot, screenshot
-from tests.picture_telemetry import SLOW_MS, Trend, emit_trend
+from tests.picture_telemetry import SLOW_MS, Trend
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("tools_on_stack")]
 VERDICT_GREEN = (0x2E, 0x7D, 0x32)
-
-
-@pytest.fixture(scope="module")
-def trend(native_stack: Stack) -> Trend:
-    s = native_stack.settings
-    return emit_trend(s.otlp_http_url, s.vt_url, s.vl_url, prefix="rep")
 
 
 def at(ns: int) -> str:

@@ -11,18 +11,11 @@ from obs_mcp.core import timeseries
 from obs_mcp.core.backends import open_backends
 from obs_mcp.core.timeseries import request_series, step_for, upper_edge_ns
 from obs_mcp.errors import InvalidArgument
-from obs_mcp.stack.runner import Stack
 from obs_mcp.timeparse import Window, from_unix_nanos, rfc3339
 from tests.foreign_shapes import PHIS
-from tests.picture_telemetry import GET, POST, STEP_S, S, Trend, emit_trend, nearest_rank_ms
+from tests.picture_telemetry import GET, POST, STEP_S, S, Trend, nearest_rank_ms
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("tools_on_stack")]
-
-
-@pytest.fixture(scope="module")
-def trend(native_stack: Stack) -> Trend:
-    s = native_stack.settings
-    return emit_trend(s.otlp_http_url, s.vt_url, s.vl_url, prefix="ts")
 
 
 def whole(trend: Trend) -> Window:

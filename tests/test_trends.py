@@ -14,18 +14,11 @@ from obs_mcp.cli.trends import BAR, compare_lines, sparkline
 from obs_mcp.core.backends import open_backends
 from obs_mcp.core.compare import compare_runs
 from obs_mcp.models import CompareResult
-from obs_mcp.stack.runner import Stack
 from obs_mcp.timeparse import from_unix_nanos, rfc3339
-from tests.picture_telemetry import POST, S, Trend, emit_trend
+from tests.picture_telemetry import POST, S, Trend
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("tools_on_stack")]
 MINUTE = 60 * S
-
-
-@pytest.fixture(scope="module")
-def trend(native_stack: Stack) -> Trend:
-    s = native_stack.settings
-    return emit_trend(s.otlp_http_url, s.vt_url, s.vl_url, prefix="tty")
 
 
 def at(ns: int) -> str:
