@@ -159,8 +159,7 @@ def isolated_stack(prefix: str = "obs-mcp-bench-") -> Iterator[tuple[Stack, floa
 
 
 def component_pids(stack: Stack) -> dict[str, int]:
-    state = stack._load_state()
-    return {name: int(str(entry["pid"])) for name, entry in state.items()}
+    return {name: record.pid for name, record in stack.state.processes().items()}
 
 
 def cpu_seconds(pid: int) -> float:

@@ -1,4 +1,5 @@
-"""Shared fixtures: one isolated native stack per test session (free ports, temp state dir)."""
+"""Shared fixtures: one isolated native stack per test session (free ports, temp state dir),
+the pinned client CLIs; and an environment that points nowhere until a test says where."""
 
 from __future__ import annotations
 
@@ -12,8 +13,28 @@ import pytest
 
 from obs_mcp.stack.install import install_all
 from obs_mcp.stack.runner import Stack, StackPorts, StackSettings
+from obs_mcp.stack.specs import traces_mode
+from tests import clients
+from tests.isolation import DEAD_URL, isolate_environment
 from tests.known_telemetry import Shop, Small, emit_shop, emit_small, wait_for_shop, wait_for_small
 from tests.picture_telemetry import Trend, emit_trend
+
+_DROPPED: dict[str, str] = {}
+_NO_STACK = Path(tempfile.mkdtemp(prefix="obs-mcp-test-no-stack-"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before collection: no shell setting and no default-port stack can reach a test."""
+    _DROPPED.update(isolate_environment(_NO_STACK))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_NO_STACK, ignore_errors=True)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    dropped = ", ".join(sorted(_DROPPED)) or "none set"
+    return f"obs-mcp: store URLs -> {DEAD_URL} unless a test names its stack; dropped: {dropped}"
 
 
 def _report(line: str) -> None:
@@ -69,3 +90,21 @@ def trend(native_stack: Stack) -> Trend:
     """A before/after pair with known per-bucket figures (tests/picture_telemetry.py)."""
     s = native_stack.settings
     return emit_trend(s.otlp_http_url, s.vt_url, s.vl_url)
+
+
+@pytest.fixture(scope="session")
+def client_bin() -> Path:
+    """node_modules/.bin of the pinned client CLIs (tests/clients), installed once per lock."""
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm (Node.js) is not installed: the real-client tests need it")
+    return clients.bin_dir(npm)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip, with the reason, tests that only make sense with the other kind of VictoriaTraces."""
+    mode = traces_mode()
+    if mode == "victoriatraces" and item.get_closest_marker("vtcompat"):
+        pytest.skip("checks vt-compat, but a real VictoriaTraces binary is in use")
+    if mode == "vt-compat" and item.get_closest_marker("realvt"):
+        pytest.skip("needs a real VictoriaTraces binary (set OBS_MCP_VICTORIATRACES_BIN)")

@@ -257,3 +257,41 @@ def emit_wide_trace(
             parents.append(span)
     send_spans(otlp_http_url, specs)
     return WideTrace(trace.hex(), spans, root.hex_id, errors)
+
+
+@dataclass
+class NPlusOneRuns:
+    service: str
+    runs: dict[str, int]  # run id -> SELECTs per request
+    newest_select_ms: dict[str, float]  # run id -> SELECT self time per request, newest 20
+
+
+def emit_n_plus_one_runs(otlp_http_url: str, requests: int = 40) -> NPlusOneRuns:
+    """Two runs of one handler (run.id on the resource, as `obs-mcp run` sets it): 2 SELECTs
+    per request, then 25 (the N+1 a change brought in)."""
+    service = f"cart-{uuid.uuid4().hex[:8]}"
+    rng = random.Random(13)
+    runs = {f"base-{service}": 2, f"cur-{service}": 25}
+    newest: dict[str, float] = {}
+    base = time.time_ns() - 100_000 * MS
+    for offset, (run, selects) in enumerate(runs.items()):
+        specs: list[SpanSpec] = []
+        per_request: list[tuple[int, int]] = []  # (end, SELECT ns)
+        for i in range(requests):
+            trace = new_id(16)
+            start = base + offset * 40_000 * MS + i * 500 * MS
+            handler = SpanSpec(service, "GET /cart", trace, start, start, SERVER)
+            cursor, select_ns = start + 300 * US, 0
+            for _ in range(selects):
+                took = rng.randint(500, 2500) * US
+                specs.append(SpanSpec(service, "SELECT items", trace, cursor, cursor + took,
+                                      CLIENT, parent=handler.span_id))  # fmt: skip
+                select_ns += took
+                cursor += took + 20 * US
+            handler.end = cursor + 200 * US
+            specs.append(handler)
+            per_request.append((handler.end, select_ns))
+        sampled = sorted(per_request, reverse=True)[:20]
+        newest[run] = round(sum(ns for _, ns in sampled) / len(sampled) / MS, 3)
+        send_spans(otlp_http_url, specs, resource={"run.id": run})
+    return NPlusOneRuns(service, runs, newest)

@@ -56,10 +56,14 @@ def top_span_services(vt_url: str, since: str, server_only: bool = False, n: int
     kinds = '"kind":in("2","5") ' if server_only else ""
     rows = logsql(
         vt_url,
-        f'_time:{since} {kinds}| stats by ("resource_attr:service.name") count() spans '
+        f'_time:{since} {kinds}"resource_attr:service.name":* '
+        '| stats by ("resource_attr:service.name") count() spans '
         f"| sort by (spans desc) | limit {n}",
     )
-    return [row["resource_attr:service.name"] for row in rows]
+    # A real VictoriaTraces' trace-id index rows have no service: not a service to hint at.
+    return [
+        row["resource_attr:service.name"] for row in rows if row.get("resource_attr:service.name")
+    ]
 
 
 def promql_instant(vm_url: str, query: str) -> list[dict[str, object]]:

@@ -6,9 +6,11 @@ import logging
 import uuid
 from dataclasses import dataclass
 
+import httpx2
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import Meter, MeterProvider
@@ -69,3 +71,14 @@ def emitter(otlp_http_url: str, service: str | None = None, **resource: str) -> 
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
     return Emitter(service, tracer_provider, meter_provider, logger_provider, reader, logger)
+
+
+def post_traces(url: str, request: ExportTraceServiceRequest) -> None:
+    """One raw OTLP/HTTP protobuf request (exactly these spans, in a batch of their own)."""
+    answer = httpx2.post(
+        url,
+        content=request.SerializeToString(),
+        headers={"content-type": "application/x-protobuf"},
+        timeout=10,
+    )
+    assert answer.status_code == 200, f"{url}: {answer.status_code} {answer.text[:300]}"

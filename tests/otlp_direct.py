@@ -109,18 +109,23 @@ def _post(url: str, body: bytes) -> None:
     assert response.status_code == 200, (url, response.status_code, response.text[:300])
 
 
-def _resource(service: str) -> Resource:
-    return Resource(attributes=[_kv("service.name", service)])
+def _resource(service: str, extra: dict[str, str] | None = None) -> Resource:
+    attrs = {"service.name": service, **(extra or {})}
+    return Resource(attributes=[_kv(k, v) for k, v in attrs.items()])
 
 
-def send_spans(otlp_http_url: str, specs: list[SpanSpec]) -> None:
-    """POST in batches of BATCH spans, one ResourceSpans per service."""
+def send_spans(
+    otlp_http_url: str, specs: list[SpanSpec], resource: dict[str, str] | None = None
+) -> None:
+    """POST in batches of BATCH spans, one ResourceSpans per service (+ `resource` attrs)."""
     for offset in range(0, len(specs), BATCH):
         request = ExportTraceServiceRequest()
         scopes: dict[str, ScopeSpans] = {}
         for spec in specs[offset : offset + BATCH]:
             if spec.service not in scopes:
-                request.resource_spans.append(ResourceSpans(resource=_resource(spec.service)))
+                request.resource_spans.append(
+                    ResourceSpans(resource=_resource(spec.service, resource))
+                )
                 scope = request.resource_spans[-1].scope_spans.add()
                 scope.scope.name = SCOPE
                 scopes[spec.service] = scope

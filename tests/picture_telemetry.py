@@ -38,7 +38,7 @@ KEY_ERROR = ("KeyError", "'usd'", 'Traceback:\n  File "/app/pricing.py", line 73
 SLOW_MS = 900
 SLOW_DB_MS, SLOW_RENDER_MS = 600, 200
 SVC = '"resource_attr:service.name"'
-__all__ = ["Trend", "emit_trend", "nearest_rank_ms"]
+__all__ = ["Edges", "Trend", "emit_edges", "emit_trend", "nearest_rank_ms"]
 
 
 @dataclass
@@ -153,3 +153,54 @@ def emit_trend(otlp_http_url: str, vt_url: str, vl_url: str, prefix: str = "pic"
     wait_for_count(vt_url, f'{SVC}:="{service}"', len(spans), timeout=60)
     wait_for_count(vl_url, f'"service.name":="{service}"', len(logs), timeout=60)
     return Trend(service, base, buckets, errors, trace.hex(), len(spans), len(logs))
+
+
+@dataclass
+class Edges:
+    """Requests placed around a window's and its buckets' edges, to the nanosecond."""
+
+    service: str
+    window: tuple[int, int]  # [start, end), unix ns, not on bucket edges
+    requests: list[tuple[int, int, bool]]  # (start, end, failed) of every entry span
+
+    def inside(self) -> list[tuple[int, int, bool]]:
+        low, high = self.window
+        return [r for r in self.requests if low <= r[1] < high]
+
+    def by_bucket(self, step_s: int) -> dict[int, list[tuple[int, int, bool]]]:
+        """Bucket start (ns) -> the requests ending in it and in the window."""
+        out: dict[int, list[tuple[int, int, bool]]] = {}
+        for r in self.inside():
+            out.setdefault(r[1] // (step_s * S) * step_s * S, []).append(r)
+        return out
+
+
+def emit_edges(otlp_http_url: str, vt_url: str) -> Edges:
+    """Long requests that start one bucket (or before the window) and end in the next, and
+    requests ending 1 ns either side of both window ends and of a bucket edge."""
+    service = f"edge-{uuid.uuid4().hex[:10]}"
+    step = STEP_S * S
+    base = (time.time_ns() - 20 * 60 * S) // step * step
+    low, high = base + 3_500 * MS + 250 * 1000, base + 47_300 * MS + 125 * 1000  # µs-aligned
+    plan: list[tuple[int, int, bool]] = []
+    for i in range(12):  # 4 s each, starting 2 s before a bucket edge: they end in the next
+        start = base + (i % 6) * step - 2 * S + i * 50 * MS
+        plan.append((start, start + 4 * S + i * MS, i % 3 == 0))
+    for edge in (low, high, base + 2 * step):  # the window's ends and one bucket edge
+        for delta, failed in ((-1, True), (0, False), (1, True)):
+            plan.append((edge + delta - (30 + delta) * MS, edge + delta, failed))
+    plan.append((low - 9 * S, low + 2 * S, True))  # starts before the window, ends in it
+    plan.append((high - 1 * S, high + 3 * S, False))  # starts in the window, ends after it
+    spans: list[SpanSpec] = []
+    for n, (start, end, failed) in enumerate(plan):
+        trace = new_id(16)
+        root = SpanSpec(service, GET if n % 2 else POST, trace, start, end, SERVER,
+                        attributes={"http.response.status_code": 500 if failed else 200})  # fmt: skip
+        if failed:
+            root.status = ERROR
+        nested = SpanSpec(service, root.name, trace, start + 1000, end - 1000, SERVER,
+                          parent=root.span_id)  # fmt: skip
+        spans += [root, nested]
+    send_spans(otlp_http_url, spans)
+    wait_for_count(vt_url, f'{SVC}:="{service}"', len(spans), timeout=60)
+    return Edges(service, (low, high), plan)

@@ -1,23 +1,18 @@
 """`obs-mcp install` / `agent-env`: each client's format, edited in place, then read back by the
-real CLIs (Claude Code, Codex, OpenCode from npm) with temp homes; never the real home."""
+real CLIs (Claude Code, Codex, OpenCode, pinned in tests/clients) with temp homes; never the
+real home."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
-import threading
 import tomllib
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import uuid
 from pathlib import Path
-from typing import Any
 
-import httpx2
 import pytest
 
 from obs_mcp.agents import (
@@ -25,11 +20,19 @@ from obs_mcp.agents import (
     ServerSpec,
     claude_code_telemetry_env,
     install,
-    replace_toml_table,
     server_spec,
 )
+from obs_mcp.agents.tomledit import set_table
 from obs_mcp.stack.runner import Stack, StackPorts, StackSettings
-from tests.waiting import wait_for
+from tests.fake_anthropic import (
+    INPUT_TOKENS,
+    OBS_TOOL,
+    OUTPUT_TOKENS,
+    TOOL_CALLS,
+    fake_anthropic,
+)
+from tests.known_telemetry import logsql, promql_instant, wait_for_count
+from tests.waiting import wait_for, wait_for_value
 
 OBS_MCP = [sys.executable, "-m", "obs_mcp.cli"]
 SPEC = ServerSpec("obs", "/opt/venv/bin/python", ("-m", "obs_mcp"), {"VL_URL": "http://vl:1"})
@@ -211,8 +214,9 @@ def test_codex_inline_definition_is_refused(homes: tuple[Path, dict[str, str]]) 
 
 def test_toml_quoted_header_is_found() -> None:
     text = '[mcp_servers."my obs"]\ncommand = "a"\n\n[x]\ny = 1\n'
-    out = replace_toml_table(text, ("mcp_servers", "my obs"), '[mcp_servers."my obs"]\nz = 2\n')
+    out = set_table(text, "mcp_servers", "my obs", {"z": 2})
     assert tomllib.loads(out) == {"mcp_servers": {"my obs": {"z": 2}}, "x": {"y": 1}}
+    assert out.startswith('[mcp_servers."my obs"]\n') and out.endswith("\n[x]\ny = 1\n")
 
 
 # ---- OpenCode (JSON, mcp + environment) -----------------------------------------------------
@@ -320,6 +324,7 @@ def test_agent_env_outputs(homes: tuple[Path, dict[str, str]]) -> None:
     assert "export CLAUDE_CODE_ENABLE_TELEMETRY=1" in cc.stdout
     assert "export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf" in cc.stdout
     assert "export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318" in cc.stdout
+    assert "export OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=cumulative" in cc.stdout
     settings = json.loads(_cli(project, env, "agent-env", "claude-code", "--settings").stdout)
     assert settings["env"]["OTEL_LOGS_EXPORTER"] == "otlp"
     codex = tomllib.loads(_cli(project, env, "agent-env", "codex").stdout)["otel"]
@@ -330,34 +335,13 @@ def test_agent_env_outputs(homes: tuple[Path, dict[str, str]]) -> None:
     assert codex["trace_exporter"]["otlp-http"]["endpoint"].endswith("/v1/traces")
 
 
-# ---- the real clients, installed from npm -------------------------------------------------
+# ---- the real clients, at the versions tests/clients/package-lock.json pins -------------------
 
-NPM_PACKAGES = ("@anthropic-ai/claude-code", "@openai/codex", "opencode-ai")
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
-@pytest.fixture(scope="session")
-def agent_clis() -> Iterator[Path]:
-    """The three CLIs from the npm registry in one temp prefix; its node_modules/.bin."""
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("npm is not installed")
-    prefix = Path(tempfile.mkdtemp(prefix="obs-mcp-agent-clis-"))
-    res = subprocess.run(
-        [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", *NPM_PACKAGES],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert res.returncode == 0, f"npm install failed:\n{res.stdout}\n{res.stderr}"
-    try:
-        yield prefix / "node_modules" / ".bin"
-    finally:
-        shutil.rmtree(prefix, ignore_errors=True)
-
-
 def _agent_env(bin_dir: Path, home: Path, xdg: Path) -> dict[str, str]:
-    """No real home, no updater, no colour; PATH has the temp CLIs and node."""
+    """No real home, no updater, no colour; PATH has the pinned CLIs and node."""
     return {
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         "HOME": str(home),
@@ -375,11 +359,11 @@ def _agent_env(bin_dir: Path, home: Path, xdg: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def agent_env(agent_clis: Path, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+def agent_env(client_bin: Path, tmp_path: Path) -> tuple[Path, dict[str, str]]:
     project = tmp_path / "project"
     project.mkdir()
     (tmp_path / "home").mkdir()
-    return project, _agent_env(agent_clis, tmp_path / "home", tmp_path / "xdg")
+    return project, _agent_env(client_bin, tmp_path / "home", tmp_path / "xdg")
 
 
 def _run(
@@ -489,117 +473,54 @@ def test_reinstall_keeps_servers_the_clients_added(agent_env: tuple[Path, dict[s
 
 # ---- Claude Code's own telemetry in the stack (fake model API on loopback) --------------------
 
-
-def _sse(events: list[dict[str, Any]]) -> bytes:
-    return b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
-
-
-def _reply(
-    model: str, blocks: list[dict[str, Any]], deltas: list[dict[str, Any]], stop: str
-) -> bytes:
-    start = {
-        "type": "message_start",
-        "message": {
-            "id": "msg_obs",
-            "type": "message",
-            "role": "assistant",
-            "model": model,
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": {"input_tokens": 12, "output_tokens": 1},
-        },
-    }
-    events = [start]
-    for i, (block, delta) in enumerate(zip(blocks, deltas, strict=True)):
-        events.append({"type": "content_block_start", "index": i, "content_block": block})
-        events.append({"type": "content_block_delta", "index": i, "delta": delta})
-        events.append({"type": "content_block_stop", "index": i})
-    events.append(
-        {
-            "type": "message_delta",
-            "delta": {"stop_reason": stop, "stop_sequence": None},
-            "usage": {"output_tokens": 5},
-        }
-    )
-    events.append({"type": "message_stop"})
-    return _sse(events)
-
-
-class FakeAnthropic(BaseHTTPRequestHandler):
-    """Messages API stand-in: first asks for the obs list_services tool, then answers in text."""
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
-        model = body.get("model", "claude-sonnet-4-5")
-        last = (body.get("messages") or [{}])[-1].get("content")
-        has_result = isinstance(last, list) and any(
-            isinstance(b, dict) and b.get("type") == "tool_result" for b in last
-        )
-        tools = {t.get("name") for t in body.get("tools") or []}
-        if "mcp__obs__list_services" in tools and not has_result:
-            data = _reply(
-                model,
-                [
-                    {
-                        "type": "tool_use",
-                        "id": "toolu_obs1",
-                        "name": "mcp__obs__list_services",
-                        "input": {},
-                    }
-                ],
-                [{"type": "input_json_delta", "partial_json": '{"since": "1h"}'}],
-                "tool_use",
-            )
-        else:
-            data = _reply(
-                model,
-                [{"type": "text", "text": ""}],
-                [{"type": "text_delta", "text": "done"}],
-                "end_turn",
-            )
-        self.send_response(200)
-        self.send_header("content-type", "text/event-stream")
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:
-        self.send_response(404)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
+# What makes one `claude -p` run deterministic (Claude Code 2.1.332, read in its bundle and docs):
+CLAUDE_RUN_ENV = {
+    # `-p` starts the first turn without waiting for MCP servers (since 2.1.142): a server that
+    # starts slower than Claude Code's first request (Python without .pyc on a fresh clone takes
+    # ~3.5 s, Claude Code ~2.5 s) is not in that turn's tools, so the fake model never calls it.
+    # 0 restores the wait, bounded by MCP_CONNECT_TIMEOUT_MS (default 5 s, raised here).
+    "MCP_CONNECTION_NONBLOCKING": "0",
+    "MCP_CONNECT_TIMEOUT_MS": "60000",
+    # with a base URL set, MCP tools would sit behind ToolSearch: offer them directly
+    "ENABLE_TOOL_SEARCH": "false",
+    # a short run exports its metrics and events only at exit; the exit flush is cut off after
+    # this (default 2 s), which a loaded 2-core machine can exceed
+    "CLAUDE_CODE_OTEL_SHUTDOWN_TIMEOUT_MS": "30000",
+    "OTEL_METRIC_EXPORT_INTERVAL": "1000",
+    "OTEL_LOGS_EXPORT_INTERVAL": "500",
+}
+TELEMETRY_DEADLINE_S = 60  # a bound, not the proof: each wait ends as soon as its figure is there
 
 
 @pytest.mark.slow
 @pytest.mark.stack
 def test_claude_code_telemetry_reaches_stack(
-    agent_env: tuple[Path, dict[str, str]], native_stack: Stack
+    agent_env: tuple[Path, dict[str, str]], native_stack: Stack, tmp_path: Path
 ) -> None:
     """Real Claude Code, its model API faked on loopback, calls our MCP tool; its token metric
-    and tool events land in the stack under the names AGENTS.md documents."""
+    and tool events land in the stack under the names AGENTS.md documents, with the exact
+    figures the fake API's usage makes knowable."""
     project, env = agent_env
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeAnthropic)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     settings: StackSettings = native_stack.settings
-    try:
-        _install(
-            project,
-            {**env, "OBS_MCP_STATE_DIR": str(settings.state_dir)},
-            "claude-code",
-            "--scope",
-            "user",
-        )
-        spec = server_spec("obs", settings)
+    run_id = uuid.uuid4().hex  # isolates this run's series and events in the shared stack
+    stack_env = {**env, "OBS_MCP_STATE_DIR": str(settings.state_dir)}
+    _install(project, stack_env, "claude-code", "--scope", "user")
+    spec = server_spec("obs", settings)
+    assert spec.env["VL_URL"] == settings.vl_url
+    # Every run starts our server as on a fresh clone (no .pyc yet): the slow case, every time.
+    state = Path(env["HOME"]) / ".claude.json"
+    doc = json.loads(state.read_text())
+    doc["mcpServers"]["obs"]["env"]["PYTHONPYCACHEPREFIX"] = str(tmp_path / "no-pyc-yet")
+    state.write_text(json.dumps(doc))
+    with fake_anthropic() as api:
         run_env = {
             **env,
             **claude_code_telemetry_env(settings),
-            "OTEL_METRIC_EXPORT_INTERVAL": "1000",
-            "OTEL_LOGS_EXPORT_INTERVAL": "500",
-            "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{server.server_port}",
+            **CLAUDE_RUN_ENV,
+            "OTEL_RESOURCE_ATTRIBUTES": f"obs_mcp.test_run={run_id}",
+            "ANTHROPIC_BASE_URL": api.url,
             "ANTHROPIC_API_KEY": "sk-ant-test-not-a-key",
         }
-        assert spec.env["VL_URL"] == settings.vl_url
         out = _run(
             project,
             run_env,
@@ -611,45 +532,67 @@ def test_claude_code_telemetry_reaches_stack(
             "--allowedTools",
             "mcp__obs__list_services",
         )
-        assert "done" in out
-    finally:
-        server.shutdown()
-
-    def metric(query: str) -> list[dict[str, Any]] | None:
-        res = httpx2.get(f"{settings.vm_url}/api/v1/query", params={"query": query}).json()
-        return res["data"]["result"] or None
-
-    def tokens() -> dict[str, float] | None:
-        rows = metric("sum by (type) (claude_code_token_usage_tokens_total)") or []
-        by_type = {r["metric"]["type"]: float(r["value"][1]) for r in rows}
-        # two API calls of 12 in / 5 out each; cumulative, so wait for the later export
-        return by_type if by_type.get("input", 0) >= 24 else None
-
-    by_type = wait_for(tokens, timeout=30)
-    assert by_type["output"] >= 10 and {"cacheRead", "cacheCreation"} <= set(by_type)
-    assert wait_for(lambda: metric('claude_code_cost_usage_USD_total{service_name="claude-code"}'))
-
-    def events(query: str) -> list[dict[str, Any]] | None:
-        text = httpx2.get(
-            f"{settings.vl_url}/select/logsql/query", params={"query": query, "limit": "50"}
-        ).text
-        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-        return rows or None
-
-    decision = wait_for(lambda: events('service.name:="claude-code" event.name:=tool_decision'))
-    mcp_call = {"mcp_server_name": "obs", "mcp_tool_name": "list_services"}
-    assert decision[0]["tool_name"] == "mcp_tool"  # MCP tools are named in tool_parameters
-    assert json.loads(decision[0]["tool_parameters"]) == mcp_call
-    assert (decision[0]["decision"], decision[0]["source"]) == ("accept", "config")
-    result = wait_for(lambda: events('service.name:="claude-code" event.name:=tool_result'))
-    assert json.loads(result[0]["tool_parameters"]) == mcp_call
-    detail = {k: v for k, v in result[0].items() if not k.startswith(("_", "host.", "os."))}
-    assert result[0]["success"] == "true", detail  # our server answered the tool call
-    per_tool = wait_for(
-        lambda: events(
-            'service.name:="claude-code" event.name:=tool_result '
-            "| unpack_json from tool_parameters | stats by (mcp_tool_name) count() calls"
-        )
+    assert "done" in out
+    assert api.calls and api.calls[0].offered_obs_tool, (
+        f"Claude Code's first request did not offer {OBS_TOOL}: the obs server was not "
+        f"connected (or its tools were deferred) when the turn started; calls: {api.calls}"
     )
-    assert per_tool == [{"mcp_tool_name": "list_services", "calls": "1"}]
-    assert wait_for(lambda: events('service.name:="claude-code" event.name:=api_request'))
+    assert [(c.replied_with_tool_use, c.tool_results) for c in api.calls] == [
+        (True, 0),
+        (True, 1),
+        (False, TOOL_CALLS),
+    ], api.calls  # exactly: two tool calls, then the answer to their results
+
+    def events(name: str, pipe: str = "") -> str:
+        return f'service.name:="claude-code" obs_mcp.test_run:="{run_id}" event.name:={name}{pipe}'
+
+    calls = len(api.calls)
+    counts = (("api_request", calls), ("tool_decision", TOOL_CALLS), ("tool_result", TOOL_CALLS))
+    for name, expected in counts:
+        wait_for_count(settings.vl_url, events(name), expected, timeout=TELEMETRY_DEADLINE_S)
+    mcp_call = {"mcp_server_name": "obs", "mcp_tool_name": "list_services"}
+    for decision in logsql(settings.vl_url, events("tool_decision")):
+        assert decision["tool_name"] == "mcp_tool"  # MCP tools are named in tool_parameters
+        assert json.loads(decision["tool_parameters"]) == mcp_call
+        assert (decision["decision"], decision["source"]) == ("accept", "config")
+    for result in logsql(settings.vl_url, events("tool_result")):
+        assert json.loads(result["tool_parameters"]) == mcp_call
+        detail = {k: v for k, v in result.items() if not k.startswith(("_", "host.", "os."))}
+        assert result["success"] == "true", detail  # our server answered the tool call
+    per_tool = logsql(
+        settings.vl_url,
+        events("tool_result", " | unpack_json from tool_parameters")
+        + " | stats by (mcp_tool_name) count() calls",
+    )
+    assert per_tool == [{"mcp_tool_name": "list_services", "calls": str(TOOL_CALLS)}]
+    requests = logsql(settings.vl_url, events("api_request"))
+    assert (
+        sorted((r["input_tokens"], r["output_tokens"]) for r in requests)
+        == [(str(INPUT_TOKENS), str(OUTPUT_TOKENS))] * calls
+    )
+    cost = sum(float(r["cost_usd"]) for r in requests)
+
+    # The documented query over this run's series: exact once the exit export has landed. The
+    # pause before the second tool call spans a metric export, so a delta export (Claude Code's
+    # default, which agent-env overrides) would leave the first call's tokens out.
+    labels = f'service_name="claude-code", obs_mcp_test_run="{run_id}"'
+    expected_tokens = {
+        "input": INPUT_TOKENS * calls,
+        "output": OUTPUT_TOKENS * calls,
+        "cacheRead": 0,
+        "cacheCreation": 0,
+    }
+
+    def tokens() -> dict[str, float]:
+        rows = promql_instant(
+            settings.vm_url, f"sum by (type) (claude_code_token_usage_tokens_total{{{labels}}})"
+        )
+        return {r["metric"]["type"]: float(r["value"][1]) for r in rows}  # type: ignore[index]
+
+    wait_for_value(tokens, expected_tokens, timeout=TELEMETRY_DEADLINE_S, interval=0.5)
+
+    def metric_cost() -> float | None:
+        rows = promql_instant(settings.vm_url, f"sum(claude_code_cost_usage_USD_total{{{labels}}})")
+        return float(rows[0]["value"][1]) if rows else None  # type: ignore[index]
+
+    assert wait_for(metric_cost, timeout=TELEMETRY_DEADLINE_S) == pytest.approx(cost, rel=1e-9)

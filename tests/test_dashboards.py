@@ -82,6 +82,8 @@ def interpolate(expr: str, variables: dict[str, str], start: datetime, end: date
     expr = expr.replace("${__from:date:iso}", iso_ms(start)).replace(
         "${__to:date:iso}", iso_ms(end)
     )
+    for name, moment in (("__from", start), ("__to", end)):  # unix ms
+        expr = expr.replace("${" + name + "}", str(int(moment.timestamp() * 1000)))
     expr = expr.replace("$__rate_interval", "1m").replace("$__interval", STEP)
     for name, value in variables.items():
         expr = re.sub(r"\$\{" + name + r"\}|\$" + name + r"\b", value, expr)

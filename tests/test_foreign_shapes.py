@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from obs_mcp.stack.procs import free_port
 from obs_mcp.stack.runner import Stack
 from obs_mcp.timeparse import rfc3339_ns
 from tests.answers import answer_chars, call, full_answer, ok, text_of
@@ -21,6 +22,7 @@ from tests.foreign_shapes import (
     WideTrace,
     emit_close_logs,
     emit_log_normal,
+    emit_n_plus_one_runs,
     emit_two_instrumentations,
     emit_wide_trace,
     percentiles_ms,
@@ -148,6 +150,12 @@ async def test_neighbours_are_exact(two: TwoInstrumentations) -> None:
     assert api["upstream"] == [{"service": two.gateway, "calls": 300, "errors": 45}]
     assert api["downstream"] == []
     assert (api["red"]["requests"], api["red"]["errors"]) == (310, 45)
+    # the N+1: one handler run made 25 identical SELECTs; the others made 2 (not a repeat)
+    n = two.n_plus_one_calls
+    assert api["repeated_calls"] == [
+        {"operation": "GET /items/{id}", "call": "SELECT items", "parents": 1, "calls_min": n,
+         "calls_mean": float(n), "calls_max": n, "calls": n}
+    ]  # fmt: skip
     gw = await ok("service_overview", {"service": two.gateway, "since": "10m"})
     assert gw["downstream"] == [{"service": two.api, "calls": 300, "errors": 45}]
     assert gw["top_errors"][0]["exception_type"] == "KeyError"
@@ -185,3 +193,38 @@ async def test_2000_span_trace_fits_8k_tokens(native_stack: Stack, long_attribut
     bigger = await call("correlate_trace", {"trace_id": wide.trace_id, "max_tokens": 25000})
     assert answer_chars(bigger)[0] <= 25000 * 4
     assert len(full_answer("correlate_trace", bigger.structured_content)["spans"]) > len(shown)
+
+
+async def test_compare_runs_names_the_repeated_span(native_stack: Stack) -> None:
+    s = native_stack.settings
+    shape = emit_n_plus_one_runs(s.otlp_http_url)
+    wait_for_count(s.vt_url, f'{SVC}:="{shape.service}"', 40 * (1 + 2) + 40 * (1 + 25))
+    (base_run, base_calls), (cur_run, cur_calls) = shape.runs.items()
+    r = await ok(
+        "compare_runs",
+        {"service": shape.service, "baseline_run": base_run, "current_run": cur_run},
+    )
+    assert (r["baseline"]["requests"], r["current"]["requests"]) == (40, 40)
+    first = r["span_changes"][0]
+    assert (first["operation"], first["calls_per_request"]) == (
+        "SELECT items", [float(base_calls), float(cur_calls)]
+    )  # fmt: skip
+    assert first["self_ms_per_request"] == [
+        shape.newest_select_ms[base_run], shape.newest_select_ms[cur_run]
+    ]  # fmt: skip
+    assert first["summary"].startswith("SELECT items: 2 -> 25 calls per request, +")
+    assert r["span_changes_basis"].startswith("the 20 and 20 newest requests")
+    assert any(m.startswith("GET /cart: p95") for m in r["p95_moved"]), r["p95_moved"]
+    assert r["verdict"] == "regressed"
+
+
+async def test_span_store_down_is_never_not_found(
+    monkeypatch: pytest.MonkeyPatch, two: TwoInstrumentations
+) -> None:
+    """No logs carry the id and the span store does not answer: an error naming the store,
+    not 'no spans or logs carry this trace_id'."""
+    dead = f"http://127.0.0.1:{free_port('127.0.0.1')}"
+    monkeypatch.setenv("VT_URL", dead)
+    result = await call("correlate_trace", {"trace_id": two.n_plus_one_trace})
+    assert result.is_error
+    assert "VictoriaTraces" in text_of(result) and dead in text_of(result)

@@ -9,11 +9,22 @@ import pytest
 
 from obs_mcp.core import timeseries
 from obs_mcp.core.backends import open_backends
+from obs_mcp.core.red import error_rate
 from obs_mcp.core.timeseries import request_series, step_for, upper_edge_ns
 from obs_mcp.errors import InvalidArgument
+from obs_mcp.stack.runner import Stack
 from obs_mcp.timeparse import Window, from_unix_nanos, rfc3339
 from tests.foreign_shapes import PHIS
-from tests.picture_telemetry import GET, POST, STEP_S, S, Trend, nearest_rank_ms
+from tests.picture_telemetry import (
+    GET,
+    POST,
+    STEP_S,
+    Edges,
+    S,
+    Trend,
+    emit_edges,
+    nearest_rank_ms,
+)
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("tools_on_stack")]
 
@@ -97,3 +108,32 @@ async def test_unknown_service_and_bad_buckets(trend: Trend) -> None:
         assert series.hint and trend.service in series.hint
         with pytest.raises(InvalidArgument, match="buckets"):
             await request_series(backends, trend.service, whole(trend), buckets=1000)
+
+
+@pytest.fixture(scope="module")
+def edges(native_stack: Stack) -> Edges:
+    s = native_stack.settings
+    return emit_edges(s.otlp_http_url, s.vt_url)
+
+
+async def test_buckets_place_requests_by_end_and_sum_to_error_rate(edges: Edges) -> None:
+    """The one window rule, bucket by bucket: a request is in the bucket (and the window) its
+    entry span ENDS in, to the nanosecond, whatever time the store keeps as `_time`; the
+    buckets of a window add up to error_rate's figures of that window exactly."""
+    low, high = edges.window
+    window = Window(from_unix_nanos(low), from_unix_nanos(high))
+    async with open_backends() as backends:
+        series = await request_series(backends, edges.service, window, buckets=20)
+        figures = await error_rate(backends, edges.service, None, rfc3339(window.start),
+                                   rfc3339(window.end))  # fmt: skip
+    expected = edges.by_bucket(series.step_s)
+    got = {p.time: p for p in series.points if p.requests}
+    assert set(got) == {rfc3339(from_unix_nanos(t)) for t in expected}
+    for start, rows in expected.items():
+        point = got[rfc3339(from_unix_nanos(start))]
+        assert (point.requests, point.errors) == (len(rows), sum(r[2] for r in rows)), point
+        assert point.p95_ms == nearest_rank_ms([e - s for s, e, _ in rows], PHIS["p95"])
+    inside = edges.inside()
+    assert len(inside) < len(edges.requests)  # the edges are real: some end outside
+    total = (sum(p.requests for p in series.points), sum(p.errors for p in series.points))
+    assert total == (figures.total, figures.errors) == (len(inside), sum(r[2] for r in inside))

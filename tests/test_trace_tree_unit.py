@@ -11,7 +11,7 @@ import pytest
 from obs_mcp.core.correlate import _View, fit, latency_summary, select_logs
 from obs_mcp.core.percentiles import nearest_rank
 from obs_mcp.core.trace_tree import build, collapse_repeats
-from obs_mcp.models import CorrelatedTrace, compact_json
+from obs_mcp.models import CorrelatedTrace, SpanLog, compact_json
 from obs_mcp.timeparse import rfc3339_ns, store_time_ns
 
 BASE = 1_796_209_207_000_000_000  # 2026-12-02T11:00:07Z
@@ -187,3 +187,64 @@ def test_fit_never_exceeds_the_budget_and_keeps_root_and_errors(
     omitted = sum(g.count for g in result.omitted)
     assert len(result.spans) + represented + omitted == len(rows)  # nothing vanishes
     assert result.spans_omitted == omitted
+
+
+def test_fit_keeps_40_error_spans_with_their_logs_in_8k_tokens() -> None:
+    """The benchmark's fan-out shape: 2,000 spans, 40 errors, two log lines per error span."""
+    rows = [row("root", "", 0, 5000, name="GET /report")]
+    parents = ["root"]
+    errors: set[str] = set()
+    for i in range(1, 2000):
+        parent = parents[(i - 1) // 10]
+        extra = {}
+        if i % 50 == 7:
+            extra = {
+                "status_code": "2",
+                "event:event_name:0": "exception",
+                "event:event_attr:exception.type:0": "TimeoutError",
+                "event:event_attr:exception.message:0": f"upstream timeout in step {i}",
+                "event:event_attr:exception.stacktrace:0": "Traceback\n" + "  frame\n" * 200,
+            }
+            errors.add(f"s{i}")
+        rows.append(row(f"s{i}", parent, i, i + 2, name=f"step {i % 13}", **extra))
+        parents.append(f"s{i}")
+    tree = build(rows)
+    collapse_repeats(tree)
+    logs = {
+        s.span_id: [
+            SpanLog(time=rfc3339_ns(s.start), severity="INFO", message=f"handling {s.span_id}"),
+            *(
+                [SpanLog(time=rfc3339_ns(s.end), severity="ERROR", message="failed: timeout")]
+                if s.error
+                else []
+            ),
+        ]
+        for s in tree.spans
+    }
+    main = tree.roots[0]
+    view = _View(tree, {r["span_id"]: r for r in rows}, logs, main.start, set(list(errors)[:10]))
+    result = CorrelatedTrace(
+        trace_id="b" * 32, found=True, span_count=2000, error_count=40, budget_tokens=8000
+    )
+    fit(result, view, main, 5000, [])
+    assert len(compact_json(result)) <= 8000 * 4
+    shown = {s.span_id: s for s in result.spans}
+    assert errors <= set(shown) and "root" in shown
+    assert all(any(lg.severity == "ERROR" for lg in shown[e].logs) for e in errors)
+    assert result.warnings == []
+
+
+def test_ends_in_compares_exact_integer_nanoseconds() -> None:
+    from datetime import UTC, datetime
+
+    from obs_mcp.core.requests import REQUEST_SLACK, ends_in, store_window
+    from obs_mcp.timeparse import Window
+
+    window = Window(
+        datetime(2026, 12, 2, 11, 0, 7, 123456, tzinfo=UTC),
+        datetime(2026, 12, 2, 11, 5, 0, tzinfo=UTC),
+    )
+    low, high = BASE + 123_456_000, BASE + 293_000_000_000
+    assert ends_in(window) == f'end_time_unix_nano:string_range("{low}", "{high}")'
+    assert len(str(low)) == len(str(high)) == 19  # equal widths: text order = number order
+    assert store_window(window).start == window.start - REQUEST_SLACK

@@ -237,6 +237,26 @@ async def test_bearer_token_on_loopback(native_stack: Stack, small: Small, tmp_p
         assert any(isinstance(e, MCPError | httpx2.HTTPStatusError) for e in refused), refused
 
 
+async def test_bearer_scheme_is_case_insensitive(native_stack: Stack, tmp_path: Path) -> None:
+    """RFC 7235: the auth-scheme is a case-insensitive token, so `bearer <token>` is accepted;
+    the token itself stays exact and another scheme is still refused."""
+    token = "s3cret-" + os.urandom(8).hex()
+    with http_server(native_stack, "streamable-http", tmp_path, **{TOKEN_ENV: token}) as port:
+        url = f"http://127.0.0.1:{port}/mcp"
+        async with httpx2.AsyncClient(timeout=10) as http:
+
+            async def status(authorization: str) -> int:
+                headers = {**JSON_HEADERS, "Authorization": authorization}
+                return (await http.post(url, json=INIT_BODY, headers=headers)).status_code
+
+            for spelling in (f"bearer {token}", f"BEARER {token}", f"bEaReR {token}"):
+                assert await status(spelling) == 200, spelling
+            assert await status(f"Bearer  {token}") == 200  # RFC 7235 allows 1*SP
+            assert await status(f"bearer {token.upper()}") == 401  # the token is case-sensitive
+            assert await status(f"Basic {token}") == 401
+            assert await status(f"Bearer{token}") == 401
+
+
 async def test_bearer_token_sse(native_stack: Stack, small: Small, tmp_path: Path) -> None:
     token = "s3cret-" + os.urandom(8).hex()
     with http_server(native_stack, "sse", tmp_path, **{TOKEN_ENV: token}) as port:

@@ -18,3 +18,17 @@ def wait_for(probe: Callable[[], T | None], timeout: float = 20.0, interval: flo
             return last
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+
+
+def wait_for_value(
+    probe: Callable[[], T], expected: T, timeout: float = 20.0, interval: float = 0.1
+) -> T:
+    """Poll until probe() == expected (a figure that grows as exports land); on the deadline
+    fail showing the last value seen next to the expected one."""
+    deadline = time.monotonic() + timeout
+    last = probe()
+    while last != expected and time.monotonic() < deadline:
+        time.sleep(interval)
+        last = probe()
+    assert last == expected, f"not {expected!r} within {timeout}s (last value: {last!r})"
+    return last

@@ -3,7 +3,8 @@
 VL_URL / VM_URL / VT_URL (the names the seed scripts used) plus, per store prefix
 VL_ / VM_ / VT_: *_BEARER_TOKEN, *_HEADERS ("Name: value; Name2: value2"),
 *_ACCOUNT_ID / *_PROJECT_ID (cluster tenants). OBS_MCP_TIMEOUT (seconds) bounds
-every store call.
+every store call. OBS_MCP_GRAFANA_URL (the compose Grafana, http://127.0.0.1:3000) adds a
+Grafana Explore trace link to answers; without it links go to the stores' own UIs only.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Settings(BaseModel):
     timeout_s: float = 15.0
     collector_metrics_url: str = "http://127.0.0.1:8888/metrics"
     max_response_bytes: int = 8 * 1024 * 1024
+    grafana_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -65,6 +67,7 @@ class Settings(BaseModel):
             collector_metrics_url=env.get(
                 "OBS_MCP_COLLECTOR_METRICS_URL", "http://127.0.0.1:8888/metrics"
             ),
+            grafana_url=env.get("OBS_MCP_GRAFANA_URL") or None,
         )
 
 

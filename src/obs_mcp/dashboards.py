@@ -2,8 +2,13 @@
 
 Every span panel selects requests with entry_spans_where and errors with REQUEST_ERROR, so a
 dashboard counts exactly what error_rate counts; only the template variables differ from a
-tool's literals. Per-bucket percentiles are VictoriaLogs quantile() estimates (a sampled
-quantile, not the exact nearest rank), and their titles say so.
+tool's literals. As in the tools, a request belongs to the range its span ENDS in (exact, on
+end_time_unix_nano) and the store is asked from REQUEST_SLACK earlier (a real VictoriaTraces
+stores `_time` = span start). stats_query_range then places each request at its stored
+`_time` (it refuses pipes that rewrite `_time`): its end under vt-compat, its start on a real
+VictoriaTraces, a shift of the request's own duration; request_series (the terminal view and
+the report) buckets by end time exactly. Per-bucket percentiles are VictoriaLogs quantile()
+estimates (a sampled quantile, not the exact nearest rank), and their titles say so.
 
 `python -m obs_mcp.dashboards` rewrites compose/grafana/provisioning/dashboards/json/;
 tests/test_dashboards.py fails when the committed files differ from what this generates.
@@ -20,6 +25,7 @@ from obs_mcp.core.fields import LOG_SERVICE, SERVICE
 from obs_mcp.core.requests import (
     PARENT_SLACK,
     REQUEST_ERROR,
+    REQUEST_SLACK,
     entry_spans_where,
     server_kinds,
 )
@@ -33,9 +39,21 @@ VT = {"type": "victoriametrics-logs-datasource", "uid": "victoriatraces-logsql"}
 JAEGER_UID = "victoriatraces"
 SERVICE_VAR = "$service"
 FROM, TO = "${__from:date:iso}", "${__to:date:iso}"
-# The parents' range entry_spans uses: [window start, window end + PARENT_SLACK].
-PARENTS_RANGE = f"_time:>={FROM} _time:<={TO} offset -{int(PARENT_SLACK.total_seconds())}s"
-ENTRY = entry_spans_where(logsql_exact(SERVICE, SERVICE_VAR), PARENTS_RANGE)
+SLACK_S, PARENT_S = int(REQUEST_SLACK.total_seconds()), int(PARENT_SLACK.total_seconds())
+# ends_in(window) with Grafana's range: ${__from}/${__to} are unix ms, the field unix ns.
+ENDS = 'end_time_unix_nano:string_range("${__from}000000", "${__to}000000")'
+# store_window(window): the dashboard's range from REQUEST_SLACK earlier, instead of its own
+# (`offset d` moves a time filter d into the past).
+STORE_RANGE = f"_time:>={FROM} offset {SLACK_S}s _time:<={TO}"
+# The parents' range entry_spans uses: [start - both slacks, end + PARENT_SLACK].
+PARENTS_RANGE = f"_time:>={FROM} offset {SLACK_S + PARENT_S}s _time:<={TO} offset -{PARENT_S}s"
+ENTRY = "options(ignore_global_time_filter=true) " + entry_spans_where(
+    logsql_exact(SERVICE, SERVICE_VAR), f"{STORE_RANGE} {ENDS}", PARENTS_RANGE
+)
+PLACED = (
+    "requests ending in the range (as error_rate counts them), each drawn at its span's stored "
+    "time: its end under vt-compat, its start on a real VictoriaTraces"
+)
 ESTIMATE = "VictoriaLogs quantile() estimates; exact figures: obs-mcp errors / report"
 
 
@@ -129,16 +147,16 @@ def service_red() -> Any:
     panels = [
         _panel("Requests/s per operation", "timeseries", VT,
                [_logsql(f"{by_op} rate() requests_per_s", "statsRange", legend="{{name}}")],
-               0, "reqps"),
+               0, "reqps", description=PLACED),
         _panel("Error rate per operation (errors / requests)", "timeseries", VT,
                [_logsql(f"{by_op} count() requests, count() if ({REQUEST_ERROR}) errors "
                         "| math errors / requests as error_ratio | fields name, error_ratio",
                         "statsRange", legend="{{name}}")],
-               1, "percentunit"),
+               1, "percentunit", description=PLACED),
         _panel(f"Latency p50 / p95 / p99, all requests ({ESTIMATE})", "timeseries", VT,
                [_logsql(f"{ENTRY} | stats {pct} | math p50 / 1e6 as p50_ms, p95 / 1e6 as p95_ms, "
                         "p99 / 1e6 as p99_ms | fields p50_ms, p95_ms, p99_ms", "statsRange")],
-               2, "ms", description="request = entry span; durations from span data"),
+               2, "ms", description=f"request = entry span; durations from span data; {PLACED}"),
         _panel(f"Latency p95 per operation ({ESTIMATE})", "timeseries", VT,
                [_logsql(f"{by_op} quantile(0.95, duration) p95 | math p95 / 1e6 as p95_ms "
                         "| fields name, p95_ms", "statsRange", legend="{{name}}")],
@@ -148,7 +166,7 @@ def service_red() -> Any:
                4, width=24),
         _trace_links(_panel(
             "Failing requests (newest): click a trace id for its trace", "table", VT,
-            [_logsql(f"{ENTRY} ({REQUEST_ERROR}) | sort by (_time desc) | limit 20 "
+            [_logsql(f"{ENTRY} ({REQUEST_ERROR}) | sort by (end_time_unix_nano desc) | limit 20 "
                      "| fields _time, trace_id, name, duration, status_message", "instant")],
             5)),
         _trace_links(_panel(

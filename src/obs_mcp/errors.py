@@ -21,3 +21,8 @@ class StoreError(ObsError):
 
 class QueryRejected(StoreError):
     """The store refused the query itself (syntax, limits): fix the query, not the stack."""
+
+
+class OutOfRetention(QueryRejected):
+    """The whole window is older than the store keeps (VictoriaTraces refuses such queries;
+    VictoriaLogs answers them empty)."""

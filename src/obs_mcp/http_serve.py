@@ -32,16 +32,23 @@ def is_loopback(host: str) -> bool:
 
 
 class BearerTokenGuard:
-    """Reject HTTP requests without `Authorization: Bearer <token>` (constant-time compare)."""
+    """Reject HTTP requests without `Authorization: Bearer <token>` (constant-time compare).
+
+    The scheme name is case-insensitive (RFC 7235 section 2.1: `bearer`, `BEARER` are valid)."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
-        self.expected = f"Bearer {token}".encode()
+        self.expected = token.encode()
+
+    def authorized(self, header: bytes) -> bool:
+        scheme, _, credentials = header.partition(b" ")
+        token_ok = hmac.compare_digest(credentials.lstrip(b" "), self.expected)
+        return scheme.lower() == b"bearer" and token_ok
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             given = dict(scope.get("headers", [])).get(b"authorization", b"")
-            if not hmac.compare_digest(given, self.expected):
+            if not self.authorized(given):
                 await send(
                     {
                         "type": "http.response.start",

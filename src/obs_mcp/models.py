@@ -7,7 +7,7 @@ Durations are milliseconds, times RFC3339 UTC strings. Every list carries `retur
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -35,10 +35,20 @@ class LogRow(BaseModel):
     attributes: dict[str, str] = Field(default_factory=dict)
 
 
+def links_field() -> Any:
+    """`links`: left out of the answer when there are none (most answers need none)."""
+    return Field(
+        default_factory=dict,
+        exclude_if=lambda v: not v,
+        description="URLs opening this view in the stack's own UIs, for a human",
+    )
+
+
 class LogsResult(Bounded):
     query: str = Field(description="the LogsQL actually run (with the service filter)")
     window: str
     rows: list[LogRow]
+    links: dict[str, str] = links_field()
 
 
 # ---- metrics ----------------------------------------------------------------------------------
@@ -58,6 +68,7 @@ class MetricsResult(Bounded):
     step_s: float | None = None
     series: list[Series]
     points_omitted: int = Field(default=0, description="range points dropped to bound the answer")
+    links: dict[str, str] = links_field()
 
 
 # ---- traces -----------------------------------------------------------------------------------
@@ -75,6 +86,7 @@ class TraceSummary(BaseModel):
 class TracesResult(Bounded):
     window: str
     traces: list[TraceSummary]
+    links: dict[str, str] = links_field()
 
 
 class SpanLog(BaseModel):
@@ -182,6 +194,7 @@ class CorrelatedTrace(BaseModel):
     logs_omitted: int = 0
     red: list[RedSnapshot] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    links: dict[str, str] = links_field()
 
 
 # ---- error rate -------------------------------------------------------------------------------
@@ -292,6 +305,14 @@ class SignatureChange(BaseModel):
     current: int
 
 
+class SpanChange(BaseModel):
+    service: str
+    operation: str
+    calls_per_request: tuple[float, float] = Field(description="baseline, current")
+    self_ms_per_request: tuple[float, float] = Field(description="baseline, current")
+    summary: str
+
+
 class CompareResult(BaseModel):
     service: str
     verdict: Literal["improved", "regressed", "mixed", "unchanged", "insufficient_data"]
@@ -310,6 +331,17 @@ class CompareResult(BaseModel):
     new_errors: list[SignatureChange]
     gone_errors: list[SignatureChange]
     changed_errors: list[SignatureChange]
+    p95_moved: list[str] = Field(
+        default_factory=list,
+        exclude_if=lambda v: not v,
+        description="operations whose p95 changed past the thresholds",
+    )
+    span_changes: list[SpanChange] = Field(
+        default_factory=list,
+        exclude_if=lambda v: not v,
+        description="inside a request: spans whose calls or self time changed (sampled)",
+    )
+    span_changes_basis: str | None = None
     hint: str | None = None
 
 
@@ -330,6 +362,16 @@ class Neighbor(BaseModel):
     errors: int = Field(description="calls whose callee (child) span failed")
 
 
+class RepeatedCalls(BaseModel):
+    operation: str = Field(description="the parent span (handler) that repeats the call")
+    call: str = Field(description="the outgoing CLIENT/PRODUCER span name repeated")
+    parents: int = Field(description="parent spans that made it >= 3 times")
+    calls_min: int
+    calls_mean: float
+    calls_max: int
+    calls: int = Field(description="all those calls together")
+
+
 class ServiceOverview(BaseModel):
     service: str
     window: str
@@ -339,6 +381,11 @@ class ServiceOverview(BaseModel):
     error_logs: list[LogRow] = Field(description="newest ERROR logs")
     downstream: list[Neighbor] = Field(description="services it calls")
     upstream: list[Neighbor] = Field(description="services calling it")
+    repeated_calls: list[RepeatedCalls] = Field(
+        default_factory=list,
+        exclude_if=lambda v: not v,
+        description="N+1: the same outgoing call made >= 3 times under one parent span",
+    )
     metric_names: list[str] = Field(description="for query_metrics, label service_name")
     hint: str | None = None
     warnings: list[str] = Field(default_factory=list)
@@ -416,3 +463,46 @@ class SlowRequest(BaseModel):
     operation: str
     duration_ms: float
     end_time: str
+
+
+# ---- list_fields --------------------------------------------------------------------------------
+class FieldInfo(BaseModel):
+    key: str = Field(description="as search_traces(tags=) / LogsQL take it")
+    hits: int = Field(description="rows that carry the key")
+    distinct: int
+    distinct_capped: bool = Field(
+        default=False, exclude_if=lambda v: not v, description="more than `distinct` values"
+    )
+    values: dict[str, int] = Field(
+        default_factory=dict, exclude_if=lambda v: not v, description="top values: rows each"
+    )
+    values_omitted: int = Field(default=0, exclude_if=lambda v: not v)
+
+
+class FieldSet(BaseModel):
+    rows: int = Field(description="spans / log lines of the service in the window")
+    keys: list[FieldInfo] = Field(description="most rows first")
+    keys_omitted: int = Field(default=0, exclude_if=lambda v: not v)
+
+
+class FieldsResult(BaseModel):
+    service: str
+    window: str
+    spans: FieldSet | None = None
+    logs: FieldSet | None = None
+    hint: str | None = None
+    warnings: list[str] = Field(default_factory=list, exclude_if=lambda v: not v)
+
+
+# ---- wait_for_data ------------------------------------------------------------------------------
+class WaitResult(BaseModel):
+    arrived: bool = Field(description="the asked counts were reached before the timeout")
+    since: str = Field(description="counted from here")
+    waited_s: float
+    requests: int = Field(description="new requests (entry spans, as in error_rate)")
+    newest_request: str | None = None
+    logs: int = Field(description="new log lines")
+    newest_log: str | None = None
+    hint: str | None = None
+    health: StackHealth | None = Field(default=None, description="on timeout: where data stops")
+    warnings: list[str] = Field(default_factory=list, exclude_if=lambda v: not v)

@@ -1,9 +1,11 @@
 """Smaller tool schemas: tools/list is paid for in every agent turn, so drop what says nothing.
 
 pydantic's schemas repeat a `title` per field, spell optional as `anyOf [T, null]` and carry
-output defaults. Output schemas keep their top-level fields and types but nested models become
-plain objects: the agent reads nested fields in the answer itself, the server still validates
-every result against the full pydantic model, and ten tools then fit in < 4k tokens.
+output defaults. Output schemas keep their top-level field names and types only: nested
+models become plain objects, optionals their plain type (answers never carry a null) and
+field descriptions stay on the models and in AGENTS.md. The agent reads the fields in the
+answer itself, the server still validates every result against the full pydantic model, and
+twelve tools then fit in < 4.5k tokens.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ _KEYED = ("properties", "$defs", "definitions", "patternProperties")
 
 def slim(schema: Any, output: bool = False) -> Any:
     """A copy of a JSON schema without titles or null defaults, with `type: [T, "null"]` for
-    simple optionals; output schemas also lose defaults, `required` and nested models."""
+    simple optionals; output schemas also lose defaults, `required` and nested models, and
+    their optionals are plain `T` (answers leave nulls out, see models.compact_json)."""
     if isinstance(schema, list):
         return [slim(item, output) for item in schema]
     if not isinstance(schema, dict):
@@ -28,13 +31,26 @@ def slim(schema: Any, output: bool = False) -> Any:
     for key, value in schema.items():
         if key == "title" or (key == "default" and (output or value is None)):
             continue
-        if output and key in ("required", "$defs"):
+        if output and key in ("required", "$defs", "description"):
             continue
         if key in _KEYED and isinstance(value, dict):
             out[key] = {name: slim(sub, output) for name, sub in value.items()}
         else:
             out[key] = slim(value, output)
-    return _collapse_optional(out)
+    out = _collapse_optional(out)
+    if output:
+        out = _output_form(out)
+    return out
+
+
+def _output_form(schema: dict[str, Any]) -> dict[str, Any]:
+    """`[T, "null"]` -> `T` (a null is never sent); an array of nested models -> `array`."""
+    kind = schema.get("type")
+    if isinstance(kind, list) and len(kind) == 2 and "null" in kind:
+        schema["type"] = next(k for k in kind if k != "null")
+    if schema.get("items") == {"type": "object"}:
+        del schema["items"]
+    return schema
 
 
 def _collapse_optional(schema: dict[str, Any]) -> dict[str, Any]:

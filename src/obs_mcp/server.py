@@ -9,7 +9,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Literal
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
@@ -21,6 +21,7 @@ from obs_mcp import guides
 from obs_mcp.core import (
     compare,
     correlate,
+    discovery,
     health,
     logs,
     metrics,
@@ -29,6 +30,7 @@ from obs_mcp.core import (
     services,
     signatures,
     traces,
+    wait,
 )
 from obs_mcp.core.backends import Backends, open_backends
 from obs_mcp.errors import ObsError
@@ -36,6 +38,7 @@ from obs_mcp.models import (
     CompareResult,
     CorrelatedTrace,
     ErrorRateResult,
+    FieldsResult,
     LogsResult,
     MetricsResult,
     ServiceOverview,
@@ -43,6 +46,7 @@ from obs_mcp.models import (
     StackHealth,
     TopErrorsResult,
     TracesResult,
+    WaitResult,
     compact_json,
 )
 from obs_mcp.schema_slim import slim_tool_schemas
@@ -55,9 +59,11 @@ Telemetry of the apps on this machine (OTel -> VictoriaLogs/Metrics/Traces). Wor
 2. error_rate(service): exact error rate and p50/p95/p99 from ALL server spans, per operation.
 3. search_traces(service, errors_only=True): failing trace ids.
 4. correlate_trace(trace_id): span tree + the logs of each span + RED of each service, in one call.
-5. Fix the code, re-run the workload, then compare_runs(service, baseline window or run id)
-   and report its verdict and before -> after figures, e.g. "error rate 18.7% -> 0%".
-service_overview / top_errors summarise a service; stack_health explains missing data.
+5. Fix the code, re-run the workload, wait_for_data(service, start=<run start>) until it has
+   landed, then compare_runs(service, baseline window or run id) and report its verdict and
+   before -> after figures, e.g. "error rate 18.7% -> 0%".
+service_overview / top_errors summarise a service; stack_health explains missing data;
+list_fields names the span/log attribute keys that exist (for tags= and LogsQL filters).
 query_logs / query_metrics are for questions the above do not answer.
 Durations are ms, times RFC3339 UTC; `since` is relative (15m), explicit start/end win."""
 
@@ -65,7 +71,7 @@ READ_ONLY = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
 
-Since = Annotated[str | None, Field(description="relative window back from end: 30s, 15m, 2h, 1d")]
+Since = Annotated[str | None, Field(description="relative, back from end: 30s, 15m, 2h, 1d")]
 Start = Annotated[str | None, Field(description="RFC3339 or unix seconds; wins over since")]
 End = Annotated[str | None, Field(description="RFC3339 or unix seconds; default now")]
 ServiceName = Annotated[str, Field(description="exact service.name (see list_services)")]
@@ -148,7 +154,7 @@ async def search_traces(
     errors_only: Annotated[bool, Field(description="only traces with an error span")] = False,
     min_duration: Annotated[str | None, Field(description="e.g. 250ms, 2s")] = None,
     tags: Annotated[
-        dict[str, str] | None, Field(description="span attributes that must match exactly")
+        dict[str, str] | None, Field(description="exact span attributes (keys: list_fields)")
     ] = None,
     since: Since = "1h",
     start: Start = None,
@@ -302,6 +308,50 @@ async def stack_health(
     metric (of a service too), and concrete fixes incl. close service names. Use when a tool
     comes back empty."""
     return await _answer(health.stack_health(_backends(ctx), service), "stack_health")
+
+
+@mcp.tool(annotations=READ_ONLY)
+async def list_fields(
+    ctx: Context,
+    service: ServiceName,
+    since: Since = "15m",
+    start: Start = None,
+    end: End = None,
+    signal: Literal["spans", "logs", "both"] = "both",
+    keys: Annotated[int, Field(ge=1, le=200, description="most frequent keys shown")] = 25,
+    values: Annotated[int, Field(ge=1, le=20, description="top values per key")] = 5,
+) -> Annotated[CallToolResult, FieldsResult]:
+    """The attribute keys of a service's spans and logs with their top values and exact
+    counts. Call before search_traces(tags=...) or a query_logs filter instead of guessing
+    keys; service_overview gives its RED and errors, not keys."""
+    return await _answer(
+        discovery.list_fields(_backends(ctx), service, since, start, end, signal, keys, values),
+        "list_fields",
+    )
+
+
+@mcp.tool(annotations=READ_ONLY)
+async def wait_for_data(
+    ctx: Context,
+    service: Annotated[str | None, Field(description="exact service.name")] = None,
+    run_id: Annotated[str | None, Field(description="run.id (span or resource attribute)")] = None,
+    min_requests: Annotated[int, Field(ge=0, description="new entry spans")] = 1,
+    min_logs: Annotated[int, Field(ge=0, description="new log lines")] = 0,
+    since: Since = None,
+    start: Start = None,
+    timeout: Annotated[float, Field(gt=0, le=30, description="seconds")] = 10,  # noqa: ASYNC109
+) -> Annotated[CallToolResult, WaitResult]:
+    """After a re-run, before reading it: waits (progress notifications) until a service or
+    run has the new requests/log lines, counted from start (default: this call), then
+    returns counts and newest times; on timeout, what it saw and where the pipeline stops
+    (stack_health). Pass start = the run's start."""
+    return await _answer(
+        wait.wait_for_data(
+            _backends(ctx), service, run_id, min_requests, min_logs, since, start, timeout,
+            ctx.report_progress,
+        ),
+        "wait_for_data",
+    )  # fmt: skip
 
 
 @mcp.resource("obs://cheatsheet/logsql", mime_type="text/markdown")

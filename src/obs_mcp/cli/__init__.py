@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from obs_mcp.cli import analysis_cmd, install_cmd, query_cmd, report_cmd, stack_cmd
+from obs_mcp.cli import analysis_cmd, discover_cmd, install_cmd, query_cmd, report_cmd, stack_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765)
     query_cmd.add_parsers(sub)
     analysis_cmd.add_parsers(sub)
+    discover_cmd.add_parsers(sub)
     install_cmd.add_parsers(sub)
     report_cmd.add_parsers(sub)
     demo = sub.add_parser("demo", help="the demo shop: run the whole loop, or start/stop it")
@@ -45,16 +46,34 @@ def main(argv: list[str] | None = None) -> int:
         return query_cmd.run(args)
     if args.command in analysis_cmd.COMMANDS:
         return analysis_cmd.run(args)
+    if args.command in discover_cmd.COMMANDS:
+        return discover_cmd.run(args)
     if args.command in install_cmd.COMMANDS:
         return install_cmd.run(args)
     if args.command in report_cmd.COMMANDS:
         return report_cmd.run(args)
     if args.command == "demo":
-        from obs_mcp.cli import demo_cmd
-
-        return demo_cmd.run(args)
+        return _demo(args)
     parser.error(f"unknown command {args.command}")
     return 2
+
+
+DEMO_MISSING = (
+    "error: `obs-mcp demo` needs the demo shop and its load generator ({missing}), which come "
+    "with obs-mcp's source, not with the installed package: run `make demo` in a checkout "
+    "of the obs-mcp repository."
+)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    try:
+        from obs_mcp.cli import demo_cmd
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("demo_service", "loadgen"):
+            raise
+        print(DEMO_MISSING.format(missing=exc.name), file=sys.stderr)
+        return 1
+    return demo_cmd.run(args)
 
 
 def _serve(args: argparse.Namespace) -> int:

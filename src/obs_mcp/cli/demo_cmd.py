@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
             status = demo.demo_status(state_dir)
             for svc in status.services:
                 _say(f"{svc.name}: {'healthy' if svc.healthy else 'down'} {svc.url or ''}")
-            return 0 if status.healthy else 3
+            return 0 if status.healthy else 1
         _say("== stack: install what is missing, start, wait for health")
         stack.up(report=_say)
         if args.action == "up":

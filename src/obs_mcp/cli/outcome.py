@@ -12,12 +12,14 @@ from obs_mcp.models import (
     CompareResult,
     CorrelatedTrace,
     ErrorRateResult,
+    FieldsResult,
     LogsResult,
     MetricsResult,
     ServiceOverview,
     ServicesResult,
     StackHealth,
     TracesResult,
+    WaitResult,
 )
 
 OK, PROBLEM, USAGE = 0, 1, 2
@@ -40,4 +42,8 @@ def problem(result: BaseModel) -> str | None:
             return "no series matched"
         case CompareResult() if not result.baseline.requests or not result.current.requests:
             return "a side of the comparison has no requests"
+        case WaitResult(arrived=False):
+            return "timed out before the data arrived"
+        case FieldsResult() if not any(s and s.rows for s in (result.spans, result.logs)):
+            return "no spans or logs of the service in the window"
     return None

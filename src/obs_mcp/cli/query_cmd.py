@@ -213,6 +213,8 @@ def render(result: BaseModel) -> None:
     for note in [getattr(result, "hint", None), *getattr(result, "warnings", [])]:
         if note:
             err.print(f"[yellow]note:[/] {note}", highlight=False)
+    for name, url in getattr(result, "links", {}).items():
+        out.print(f"open ({name}): {url}", highlight=False, markup=False)
 
 
 def _render_trace(result: CorrelatedTrace) -> None:

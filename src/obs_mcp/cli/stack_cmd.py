@@ -86,6 +86,9 @@ def print_status(stack: Stack) -> bool:
             row.ui_url or "-",
         )
     out.print(table)
+    for row in rows:
+        for note in row.notes:
+            out.print(f"{row.title}: {note}", highlight=False)
     s = stack.settings
     out.print(
         f"OTLP in: grpc {s.otlp_grpc_endpoint}, http {s.otlp_http_url}   "
@@ -112,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
                 _say(line)
             return 0
         if args.action == "status":
-            return 0 if print_status(stack) else 3
+            return 0 if print_status(stack) else 1
         if args.action == "env":
             for key, value in stack.settings.store_env().items():
                 print(f"export {key}={value}")

@@ -11,11 +11,12 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx2
 
 from obs_mcp.config import StoreConfig
-from obs_mcp.errors import QueryRejected, StoreError
+from obs_mcp.errors import OutOfRetention, QueryRejected, StoreError
 
 # Request lines at INFO would flood an agent's stderr log; failures are reported as errors.
 logging.getLogger("httpx2").setLevel(logging.WARNING)
 
+OUT_OF_RETENTION = "request time out of retention"  # VictoriaTraces, for a window it dropped
 START_HINTS = {
     "VictoriaLogs": "Is the stack running? `obs-mcp stack up` (or set VL_URL).",
     "VictoriaMetrics": "Is the stack running? `obs-mcp stack up` (or set VM_URL).",
@@ -80,6 +81,8 @@ class StoreClient:
             raise self._fail(f"unreachable ({type(exc).__name__}: {exc})") from exc
         if response.status_code >= 400:
             detail = self._redact(clean_store_error(body))
+            if OUT_OF_RETENTION in body:
+                raise OutOfRetention(self.name, self.url, detail, "The store keeps nothing there.")
             if response.status_code in (400, 422):
                 raise QueryRejected(
                     self.name, self.url, f"rejected the query: {detail}", "Fix the query syntax."

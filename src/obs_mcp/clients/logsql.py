@@ -6,9 +6,11 @@ import json
 from typing import Any, ClassVar
 
 from obs_mcp.clients.base import StoreClient
+from obs_mcp.errors import OutOfRetention
 from obs_mcp.timeparse import Window, rfc3339
 
 Row = dict[str, str]
+Hits = list[tuple[str, int]]
 
 
 class LogsQLClient(StoreClient):
@@ -32,7 +34,10 @@ class LogsQLClient(StoreClient):
     ) -> list[Row]:
         """Rows of `/select/logsql/query` (newest `limit` when a limit is given)."""
         params = self._params(query, window, limit=limit, extra_filters=extra_filters)
-        text = await self.get_text("/select/logsql/query", params)
+        try:
+            text = await self.get_text("/select/logsql/query", params)
+        except OutOfRetention:
+            return []  # nothing is kept there: the same empty answer VictoriaLogs gives
         rows: list[Row] = []
         for line in text.splitlines():
             if line.strip():
@@ -41,3 +46,38 @@ class LogsQLClient(StoreClient):
                 except ValueError:
                     raise self._fail(f"answered with a non-JSON line: {line[:200]!r}") from None
         return rows
+
+    async def field_names(self, query: str, window: Window) -> Hits:
+        """`/select/logsql/field_names`: every field of the matching rows, with the number
+        of rows that carry it (`{"values": [{"value": name, "hits": n}]}`)."""
+        payload = await self.get_json("/select/logsql/field_names", self._params(query, window))
+        values = payload.get("values") if isinstance(payload, dict) else None
+        return self._hits(values, "value", "field_names")
+
+    async def facets(
+        self, query: str, window: Window, limit: int, max_values: int, max_value_len: int
+    ) -> dict[str, Hits]:
+        """`/select/logsql/facets`: the `limit` most frequent values of each field (exact
+        hits), constant fields kept. The store leaves out a field with more than
+        `max_values` distinct values or any value longer than `max_value_len` bytes."""
+        params = self._params(
+            query, window, limit=limit, max_values_per_field=max_values,
+            max_value_len=max_value_len, keep_const_fields=1,
+        )  # fmt: skip
+        payload = await self.get_json("/select/logsql/facets", params)
+        facets = payload.get("facets") if isinstance(payload, dict) else None
+        if not isinstance(facets, list):
+            raise self._fail(f"facets answered without a facets list: {str(payload)[:200]!r}")
+        return {
+            str(item.get("field_name")): self._hits(item.get("values"), "field_value", "facets")
+            for item in facets
+            if isinstance(item, dict)
+        }
+
+    def _hits(self, items: Any, key: str, endpoint: str) -> Hits:
+        if not isinstance(items, list):
+            raise self._fail(f"{endpoint} answered without a values list: {str(items)[:200]!r}")
+        try:
+            return [(str(item[key]), int(item["hits"])) for item in items]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise self._fail(f"{endpoint} answered an unexpected item ({exc})") from None

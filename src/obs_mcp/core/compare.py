@@ -15,6 +15,7 @@ from typing import Literal
 from obs_mcp.core.backends import Backends
 from obs_mcp.core.fanout import gather_all
 from obs_mcp.core.fields import RESOURCE_ATTR, SERVICE, SPAN_ATTR
+from obs_mcp.core.latency_diff import sample_profile, span_changes
 from obs_mcp.core.percentiles import GroupStats
 from obs_mcp.core.red import MAX_OPERATIONS, ms, request_figures
 from obs_mcp.core.requests import server_kinds
@@ -243,13 +244,22 @@ async def compare_runs(
     base_side, cur_side = resolve_sides(
         baseline_start, baseline_end, current_start, current_end, baseline_run, current_run
     )
-    base, cur = await gather_all(
+    base, cur, base_profile, cur_profile = await gather_all(
         lambda: _measure(backends, service, base_side, operation),
         lambda: _measure(backends, service, cur_side, operation),
+        lambda: sample_profile(
+            backends, service, base_side.window, base_side.run_filter(), operation
+        ),
+        lambda: sample_profile(
+            backends, service, cur_side.window, cur_side.run_filter(), operation
+        ),
     )
     name, reasons, z, p95_pct = verdict(base.total, cur.total)
     new, gone, changed = _signature_changes(base.errors, cur.errors)
     reasons += [f"new error: {s.signature} ({s.current}x)" for s in new[:3]]
+    changes = span_changes(base_profile, cur_profile)
+    if changes and any("speed-up" in r or "slow-down" in r for r in reasons):
+        reasons.append(f"biggest change inside requests: {changes[0].summary}")
     empty = SideStats(requests=0, errors=0, error_rate=0.0, per_s=None, p50_ms=None,
                       p95_ms=None, p99_ms=None)  # fmt: skip
     names = sorted(
@@ -289,5 +299,27 @@ async def compare_runs(
         new_errors=new,
         gone_errors=gone,
         changed_errors=changed,
+        p95_moved=_p95_moved(base.operations, cur.operations),
+        span_changes=changes,
+        span_changes_basis=(
+            f"the {base_profile.requests} and {cur_profile.requests} newest requests of each "
+            "side, whole subtrees (every service below them)"
+            if base_profile.requests and cur_profile.requests
+            else None
+        ),
         hint=hint,
     )
+
+
+def _p95_moved(base: dict[str, SideStats], cur: dict[str, SideStats]) -> list[str]:
+    """Operations whose p95 moved past the same thresholds the verdict uses."""
+    moved: list[tuple[float, str]] = []
+    for name in set(base) & set(cur):
+        b, c = base[name], cur[name]
+        if b.p95_ms is None or c.p95_ms is None or not b.p95_ms:
+            continue
+        pct = (c.p95_ms - b.p95_ms) / b.p95_ms * 100
+        enough = min(b.requests, c.requests) >= LATENCY_MIN_SAMPLES
+        if enough and abs(pct) > LATENCY_MIN_PCT and abs(c.p95_ms - b.p95_ms) >= LATENCY_MIN_MS:
+            moved.append((-abs(pct), f"{name}: p95 {b.p95_ms:g} -> {c.p95_ms:g} ms ({pct:+.0f}%)"))
+    return [text for _, text in sorted(moved)[:MAX_SIGNATURES]]

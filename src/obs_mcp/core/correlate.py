@@ -28,6 +28,7 @@ from obs_mcp.core.fields import (
     clip,
     clip_tail,
 )
+from obs_mcp.core.links import trace_links
 from obs_mcp.core.red import red_snapshot
 from obs_mcp.core.requests import HTTP_STATUS_KEYS, error_spans
 from obs_mcp.core.trace_tree import Span, Tree, ancestors, build, collapse_repeats
@@ -63,6 +64,7 @@ CHARS_PER_TOKEN = 4
 LOOKUP_STEPS = ("1h", "1d", "7d")
 SPAN_FETCH_CAP = 10_000  # skeleton rows (~500 bytes each) inside the 8 MiB answer cap
 LOG_FETCH_CAP = 5_000
+FULL, BRIEF, WARN_LOGS, BARE = range(4)  # renderings of a row, richest first
 MAX_ERROR_SPANS = 50  # error spans placed first (with their ancestors); the rest are summarised
 FULL_ERROR_SPANS = 10  # of those, shown with all attributes and the stack trace
 LOGS_PER_SPAN = 10
@@ -72,6 +74,7 @@ TOP_SELF_TIME = 5
 TOP_REPEATED = 5
 RED_MAX_SERVICES = 10
 RED_AROUND = timedelta(minutes=5)
+LINK_MARGIN = timedelta(minutes=1)
 SKELETON = [
     "span_id", "parent_span_id", "name", SERVICE, "kind", "status_code", "status_message",
     "duration", "start_time_unix_nano", "end_time_unix_nano", *HTTP_STATUS_KEYS,
@@ -113,11 +116,20 @@ def span_attributes(row: dict[str, str], full: bool) -> dict[str, str]:
     return attrs
 
 
-def _severity_rank(row: dict[str, str]) -> int:
-    severity = (row.get("severity_text") or row.get("severity") or "").upper()
-    if severity.startswith(("ERROR", "FATAL", "CRIT")):
+def _rank(severity: str) -> int:
+    """0 error, 1 warning, 2 anything else."""
+    upper = severity.upper()
+    if upper.startswith(("ERROR", "FATAL", "CRIT")):
         return 0
-    return 1 if severity.startswith("WARN") else 2
+    return 1 if upper.startswith("WARN") else 2
+
+
+def _severity_rank(row: dict[str, str]) -> int:
+    return _rank(row.get("severity_text") or row.get("severity") or "")
+
+
+def _log_rank(log: SpanLog) -> int:
+    return _rank(log.severity or "")
 
 
 def _to_log(row: dict[str, str]) -> SpanLog:
@@ -147,11 +159,19 @@ class _View:
     t0: int
     full_errors: set[str]
 
-    def wants_detail(self, span: Span) -> bool:
-        return span.parent is None or span.span_id in self.full_errors
+    def levels(self, span: Span) -> tuple[int, ...]:
+        """The renderings to try, richest first (see `node`)."""
+        detail = span.parent is None or span.span_id in self.full_errors
+        return (FULL, BRIEF, WARN_LOGS, BARE) if detail else (BRIEF, WARN_LOGS, BARE)
 
-    def node(self, span: Span, detailed: bool) -> SpanNode:
+    def node(self, span: Span, level: int) -> SpanNode:
+        """FULL: every telling attribute and the stack trace; BRIEF: a few attributes; then
+        only its WARN/ERROR logs; BARE: no logs."""
+        detailed = level == FULL
         row = self.full_rows.get(span.span_id, span.row) if detailed else span.row
+        logs = self.logs_of(span)[:LOGS_PER_SPAN] if level <= BRIEF else []
+        if level == WARN_LOGS:
+            logs = [log for log in self.logs_of(span) if _log_rank(log) < 2][:LOGS_PER_SPAN]
         members = span.repeat
         repeat = None
         if members:
@@ -178,7 +198,7 @@ class _View:
             status_message=clip(message) if message else None,
             repeat=repeat,
             attributes=span_attributes(row, full=detailed),
-            logs=self.logs_of(span)[:LOGS_PER_SPAN],
+            logs=logs,
         )
 
     def logs_of(self, span: Span) -> list[SpanLog]:
@@ -200,19 +220,19 @@ class _Plan:
 
     order: list[str] = field(default_factory=list)
     sizes: dict[str, int] = field(default_factory=dict)
-    detailed: dict[str, bool] = field(default_factory=dict)
+    level: dict[str, int] = field(default_factory=dict)
     used: int = 0
 
-    def add(self, span: Span, size: int, detailed: bool) -> None:
+    def add(self, span: Span, size: int, level: int) -> None:
         self.order.append(span.span_id)
         self.sizes[span.span_id] = size
-        self.detailed[span.span_id] = detailed
+        self.level[span.span_id] = level
         self.used += size
 
     def drop_last(self) -> None:
         span_id = self.order.pop()
         self.used -= self.sizes.pop(span_id)
-        self.detailed.pop(span_id)
+        self.level.pop(span_id)
 
 
 def _size(model: SpanNode | SpanLog) -> int:
@@ -315,24 +335,39 @@ def fit(
     plan = _Plan()
     room = budget - len(compact_json(result)) - 60 * (MAX_OMITTED_GROUPS + 1)
     left_out_errors = 0
-    for span in _must(tree, main) if main is not None else []:
-        detailed = view.wants_detail(span)
-        size = _size(view.node(span, detailed))
-        if plan.used + size > room and detailed:
-            detailed, size = False, _size(view.node(span, False))
+    must = _must(tree, main) if main is not None else []
+    # Each must-row gets the richest rendering that still leaves room for all the others in
+    # their lean form (an error span with its own warnings/errors, an ancestor bare), so
+    # detail never pushes an error span out.
+    lean = {s.span_id: _size(view.node(s, WARN_LOGS if s.error else BARE)) for s in must}
+    barest = (
+        lean if sum(lean.values()) <= room else {s.span_id: _size(view.node(s, BARE)) for s in must}
+    )
+    reserved = sum(barest.values())
+    for span in must:
+        reserved -= barest[span.span_id]
+        level, size = BARE, _size(view.node(span, BARE))
+        for candidate in view.levels(span):
+            rich = _size(view.node(span, candidate))
+            if plan.used + rich + reserved <= room:
+                level, size = candidate, rich
+                break
         if plan.order and plan.used + size > room:  # max_spans never drops these
             left_out_errors += int(span.error)
             continue
-        plan.add(span, size, detailed)
+        plan.add(span, size, level)
     for span in _by_value(tree):
         if span.span_id in plan.sizes:
             continue
         rows = [a for a in reversed(ancestors(span)) if a.span_id not in plan.sizes] + [span]
-        sizes = [_size(view.node(s, False)) for s in rows]
-        if plan.used + sum(sizes) > room or len(plan.order) + len(rows) > max_spans:
+        if len(plan.order) + len(rows) > max_spans:
             continue
-        for s, size in zip(rows, sizes, strict=True):
-            plan.add(s, size, False)
+        for level in (BRIEF, BARE):
+            sizes = [_size(view.node(s, level)) for s in rows]
+            if plan.used + sum(sizes) <= room:
+                for s, size in zip(rows, sizes, strict=True):
+                    plan.add(s, size, level)
+                break
     if left_out_errors:
         result.warnings.append(
             f"{left_out_errors} error spans did not fit the {result.budget_tokens}-token budget "
@@ -341,7 +376,7 @@ def fit(
     while True:
         shown = set(plan.order)
         result.spans = [
-            view.node(s, plan.detailed[s.span_id]) for s in tree.spans if s.span_id in shown
+            view.node(s, plan.level[s.span_id]) for s in tree.spans if s.span_id in shown
         ]
         result.omitted = _omitted(tree, shown)
         _counts(result, tree, shown)
@@ -539,6 +574,14 @@ async def correlate_trace(
     )  # fmt: skip
 
 
+def _around(*ranges: _Range) -> Window:
+    """The trace's rows' times, a minute either side: the links' view."""
+    found = [r for r in ranges if r.count]
+    first = min(r.first for r in found)
+    last = max(r.last for r in found)
+    return Window(from_unix_nanos(first) - LINK_MARGIN, from_unix_nanos(last) + LINK_MARGIN)
+
+
 async def _nothing() -> list[dict[str, str]]:
     return []
 
@@ -566,6 +609,9 @@ async def _assemble(
         error_count=sum(1 for s in tree.spans if s.error),
         log_count=max(log_range.count, len(log_rows)),
         budget_tokens=max_tokens,
+        links=trace_links(
+            backends.settings, trace_id, _around(span_range, log_range), bool(log_rows)
+        ),
     )
     result.services = sorted(
         {s.service for s in tree.spans if s.service}

@@ -10,9 +10,9 @@ import math
 
 from obs_mcp.core.backends import Backends
 from obs_mcp.core.percentiles import BUCKET, BUCKETS_PER_E, MAX_GROUP_ROWS
-from obs_mcp.core.requests import entry_spans
+from obs_mcp.core.requests import entry_spans, store_window
 from obs_mcp.models import DurationBucket, SlowRequest
-from obs_mcp.timeparse import Window, rfc3339_ns, store_time_ns
+from obs_mcp.timeparse import Window, rfc3339_ns
 
 MAX_SLOWEST = 20
 
@@ -37,7 +37,7 @@ async def latency_histogram(
         f"| limit {MAX_GROUP_ROWS}"
     )
     buckets = []
-    for row in await backends.traces.query(query, window):
+    for row in await backends.traces.query(query, store_window(window)):
         try:
             index = int(float(row.get("obs_bucket", "")))
         except ValueError:
@@ -54,14 +54,14 @@ async def slowest_requests(
     """The longest requests of the window, longest first."""
     query = (
         f"{_selector(service, window, extra)} | sort by (duration desc) "
-        f"| limit {max(1, min(limit, MAX_SLOWEST))} | fields _time, trace_id, name, duration"
+        f"| limit {max(1, min(limit, MAX_SLOWEST))} | fields end_time_unix_nano, trace_id, name, duration"
     )
     return [
         SlowRequest(
             trace_id=row.get("trace_id", ""),
             operation=row.get("name", ""),
             duration_ms=round(int(float(row.get("duration") or 0)) / 1e6, 3),
-            end_time=rfc3339_ns(store_time_ns(row.get("_time", ""))),
+            end_time=rfc3339_ns(int(row.get("end_time_unix_nano") or 0)),
         )
-        for row in await backends.traces.query(query, window)
+        for row in await backends.traces.query(query, store_window(window))
     ]

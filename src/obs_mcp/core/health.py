@@ -113,6 +113,28 @@ async def _all_names(backends: Backends, window: Window) -> list[str]:
     return sorted(names)
 
 
+SINCE_START = "since it started (the counts only grow: a second call tells whether it still does)"
+
+
+def refused_hint(counts: dict[str, int], when: str) -> str:
+    return (
+        f"the collector refused data {counts} {when}: check protocol and port: 4318 is "
+        "OTLP/HTTP (OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf), 4317 is gRPC (grpc)"
+    )
+
+
+def send_failed_hint(counts: dict[str, int], when: str) -> str:
+    return (
+        f"the collector failed to deliver {counts} to the stores {when}: "
+        "check that the stores are up and their logs (`obs-mcp stack status`)"
+    )
+
+
+def grown(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """What a cumulative counter per signal added between two scrapes."""
+    return {k: v - before.get(k, 0) for k, v in after.items() if v > before.get(k, 0)}
+
+
 def _pipeline_hints(collector: CollectorHealth, stores: list[StoreHealth]) -> list[str]:
     hints: list[str] = []
     if not collector.up:
@@ -131,15 +153,9 @@ def _pipeline_hints(collector: CollectorHealth, stores: list[StoreHealth]) -> li
             "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 (OTLP/HTTP)"
         )
     if any(collector.refused.values()):
-        hints.append(
-            f"the collector refused data {collector.refused}: check protocol and port: 4318 is "
-            "OTLP/HTTP (OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf), 4317 is gRPC (grpc)"
-        )
+        hints.append(refused_hint(collector.refused, SINCE_START))
     if any(collector.send_failed.values()):
-        hints.append(
-            f"the collector failed to deliver {collector.send_failed} to the stores: "
-            "check that the stores are up and their logs (`obs-mcp stack status`)"
-        )
+        hints.append(send_failed_hint(collector.send_failed, SINCE_START))
     if collector.queue_size:
         hints.append(f"{collector.queue_size} batches wait in the collector's export queue")
     return hints

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from obs_mcp.core.backends import Backends
 from obs_mcp.core.fields import LOG_SERVICE, MAX_MESSAGE_CHARS, clip, log_attributes
+from obs_mcp.core.links import logs_link, with_filter
 from obs_mcp.core.names import unknown_service_hint
 from obs_mcp.errors import InvalidArgument
 from obs_mcp.models import LogRow, LogsResult
@@ -59,6 +60,7 @@ async def query_logs(
             "trace_id:=...), a shorter window, or add `| stats ...` to aggregate."
         )
     shown_query = query if not extra else f"{query}  [and {extra}]"
+    ui_query = with_filter(query, extra) if extra else query
     return LogsResult(
         query=shown_query,
         window=window.describe(),
@@ -66,4 +68,5 @@ async def query_logs(
         returned=len(shown),
         truncated=truncated,
         hint=hint,
+        links={"logs": logs_link(backends.settings, ui_query, window)} if shown else {},
     )

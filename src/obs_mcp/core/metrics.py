@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from obs_mcp.core.backends import Backends
+from obs_mcp.core.links import metrics_link
 from obs_mcp.errors import InvalidArgument
 from obs_mcp.models import MetricsResult, Series
 from obs_mcp.timeparse import parse_duration, parse_instant, resolve_window, rfc3339
@@ -49,7 +50,10 @@ async def query_metrics(
     if not since and not start:
         at = parse_instant(end, "end") if end else datetime.now(UTC)
         data = await backends.metrics.instant(query, at.timestamp())
-        return _instant_result(query, data)
+        result = _instant_result(query, data)
+        if result.series:
+            result.links = {"vmui": metrics_link(backends.settings, query, None)}
+        return result
     window = resolve_window(since, start, end)
     step_s = parse_duration(step, "step").total_seconds() if step else auto_step(window.seconds)
     if window.seconds / step_s > 11_000:
@@ -59,7 +63,10 @@ async def query_metrics(
     data = await backends.metrics.range(
         query, window.start.timestamp(), window.end.timestamp(), step_s
     )
-    return _range_result(query, data, window.describe(), step_s)
+    result = _range_result(query, data, window.describe(), step_s)
+    if result.series:
+        result.links = {"vmui": metrics_link(backends.settings, query, window, step_s)}
+    return result
 
 
 def _instant_result(query: str, data: dict[str, Any]) -> MetricsResult:

@@ -15,11 +15,12 @@ LISTED = 20
 
 
 async def top_values(
-    client: LogsQLClient, field: str, window: Window, selector: str = "*", n: int = LISTED
+    client: LogsQLClient, field: str, window: Window, n: int = LISTED
 ) -> list[str]:
-    """The most frequent values of `field` in the window, most frequent first."""
+    """The most frequent values of `field` in the window, most frequent first (rows without
+    it, such as VictoriaTraces' trace-id index rows, are left out)."""
     query = (
-        f"{selector} | stats by ({logsql_field(field)}) count() hits "
+        f"{logsql_field(field)}:* | stats by ({logsql_field(field)}) count() hits "
         f"| sort by (hits desc) | limit {n}"
     )
     return [row[field] for row in await client.query(query, window) if row.get(field)]

@@ -12,6 +12,7 @@ from obs_mcp.core.fields import LOG_SERVICE, SERVICE
 from obs_mcp.core.logs import to_log_row
 from obs_mcp.core.names import unknown_service_hint
 from obs_mcp.core.red import RequestFigures, operation_rate, red_of, request_figures
+from obs_mcp.core.repeats import repeated_calls
 from obs_mcp.core.requests import PARENT_SLACK, error_spans
 from obs_mcp.core.signatures import ERROR_LOG, top_errors
 from obs_mcp.errors import StoreError
@@ -124,19 +125,20 @@ async def service_overview(
     check_name(service, "service")
     window = resolve_window(since, None, None, default_since="15m")
     start, end = rfc3339(window.start), rfc3339(window.end)
-    figures, errors, logs, links, metric_names = await gather(
+    figures, errors, logs, links, metric_names, repeats = await gather(
         lambda: request_figures(backends, service, window),
         lambda: top_errors(backends, service, None, start, end, TOP_SIGNATURES),
         lambda: _error_logs(backends, service, window),
         lambda: neighbors(backends, service, window),
         lambda: _metric_names(backends, service, window),
+        lambda: repeated_calls(backends, service, window),
     )
     if isinstance(figures, StoreError):
         raise figures
     assert isinstance(figures, RequestFigures)
     warnings = [
         f"{o.store} unavailable: {o}"
-        for o in (errors, logs, links, metric_names)
+        for o in (errors, logs, links, metric_names, repeats)
         if isinstance(o, StoreError)
     ]
     down, up = links if isinstance(links, tuple) else ([], [])
@@ -166,6 +168,7 @@ async def service_overview(
         error_logs=logs if isinstance(logs, list) else [],
         downstream=down,
         upstream=up,
+        repeated_calls=repeats if isinstance(repeats, list) else [],
         metric_names=names[:MAX_METRIC_NAMES],
         hint=hint,
         warnings=warnings,

@@ -295,7 +295,7 @@ async def exact_stats(
     group_by: str | None = None,
     groups: list[str] | None = None,
     count_if: Mapping[str, str] | None = None,
-    attempts: int = 2,
+    attempts: int = 3,
 ) -> ExactStats:
     """Counts and exact p50/p95/p99 of `duration` over every row of `selector` in `window`.
 
@@ -334,7 +334,7 @@ async def exact_stats(
         f"{MAX_GROUP_ROWS} histogram rows were not enough"
         if difference == 0
         else f"data kept arriving while they were read ({difference} rows changed between two "
-        "queries, twice; ask again with an `end` a few seconds in the past for exact ones)"
+        "queries, three times; ask again with an `end` a few seconds in the past for exact ones)"
     )
     approx.note = (
         f"percentiles are VictoriaLogs quantile() estimates (a 10,000-value random sample per "

@@ -13,7 +13,12 @@ from obs_mcp.core.percentiles import (
     GroupStats,
     exact_stats,
 )
-from obs_mcp.core.requests import REQUEST_DEFINITION_SHORT, REQUEST_ERROR, entry_spans
+from obs_mcp.core.requests import (
+    REQUEST_DEFINITION_SHORT,
+    REQUEST_ERROR,
+    entry_spans,
+    store_window,
+)
 from obs_mcp.models import ErrorRateResult, OperationRate, RedSnapshot
 from obs_mcp.queries import check_name
 from obs_mcp.timeparse import Window, resolve_window
@@ -60,6 +65,7 @@ async def request_figures(
     computation of their own, so they still cover every request.
     """
     selector = " ".join(filter(None, [entry_spans(service, window, operation), extra]))
+    window = store_window(window)  # the selector filters the exact end times
     if not by_operation:
         single = await exact_stats(backends.traces, selector, window, count_if=ERRORS)
         return RequestFigures(single.overall, [], 0, single.exact, single.note)

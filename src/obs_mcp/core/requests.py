@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from obs_mcp.core.fields import SERVER_KINDS, SERVICE, SPAN_ATTR
-from obs_mcp.queries import logsql_exact, logsql_field, logsql_in, logsql_time_range
+from obs_mcp.queries import logsql_exact, logsql_field, logsql_in, logsql_string, logsql_time_range
 from obs_mcp.timeparse import Window
 
 REQUEST_DEFINITION = (
@@ -27,6 +27,10 @@ REQUEST_DEFINITION_SHORT = (
 # A nested span's parent ends after it: look that far past the window for parents, so a
 # request that ends just after the window does not turn its inner span into a request.
 PARENT_SLACK = timedelta(minutes=5)
+# A request belongs to the window its span ENDS in. VictoriaTraces stores a span's `_time` as
+# its end (vt-compat, JSON ingest) or as its start (protobuf ingest in releases up to at least
+# v0.9), so the store is asked for this much earlier and the end time is filtered exactly.
+REQUEST_SLACK = timedelta(minutes=10)
 
 HTTP_STATUS_KEYS = (SPAN_ATTR + "http.response.status_code", SPAN_ATTR + "http.status_code")
 _HTTP_5XX = " or ".join(f"{logsql_field(key)}:>=500" for key in HTTP_STATUS_KEYS)
@@ -39,8 +43,22 @@ def server_kinds() -> str:
     return logsql_in("kind", list(SERVER_KINDS))
 
 
+def store_window(window: Window) -> Window:
+    """The `_time` range to send with a query that selects requests by `ends_in(window)`."""
+    return Window(window.start - REQUEST_SLACK, window.end)
+
+
+def ends_in(window: Window) -> str:
+    """Spans whose end lies in [start, end): exact, on the integer nanoseconds. They are
+    compared as 19-digit strings, which order exactly as the integers do (years 2001-2286)."""
+    low, high = (str(int(t.timestamp()) * 1_000_000_000 + t.microsecond * 1000)
+                 for t in (window.start, window.end))  # fmt: skip
+    return f"end_time_unix_nano:string_range({logsql_string(low)}, {logsql_string(high)})"
+
+
 def entry_spans(service: str, window: Window, operation: str | None = None) -> str:
-    """LogsQL selecting the requests of `service` ending in `window` (see REQUEST_DEFINITION).
+    """LogsQL selecting the requests of `service` ending in `window` (see REQUEST_DEFINITION);
+    send it with `store_window(window)`.
 
     Nested = its parent is one of the service's own spans. Asked the cheap way round (3x
     faster at 1M spans than testing against every own span id): the innermost subquery
@@ -51,15 +69,19 @@ def entry_spans(service: str, window: Window, operation: str | None = None) -> s
     """
     return entry_spans_where(
         logsql_exact(SERVICE, service),
-        logsql_time_range(window.start, window.end + PARENT_SLACK),
+        ends_in(window),
+        logsql_time_range(window.start - REQUEST_SLACK - PARENT_SLACK, window.end + PARENT_SLACK),
         logsql_exact("name", operation) if operation else None,
     )
 
 
-def entry_spans_where(own: str, parents_range: str, operation_filter: str | None = None) -> str:
-    """entry_spans from its parts: the service filter and the parents' time range as LogsQL
-    (the Grafana dashboards pass template variables for both; tools pass literals)."""
-    served = " ".join([own, server_kinds(), *([operation_filter] if operation_filter else [])])
+def entry_spans_where(
+    own: str, ends: str, parents_range: str, operation_filter: str | None = None
+) -> str:
+    """entry_spans from its parts as LogsQL: the service filter, the end-time filter and the
+    parents' time range (the Grafana dashboards pass template variables; tools pass literals)."""
+    named = [operation_filter] if operation_filter else []
+    served = " ".join([own, server_kinds(), ends, *named])
     own_parents = (
         f"options(ignore_global_time_filter=true) {parents_range} {own} "
         f"span_id:in({served} | fields parent_span_id) | fields span_id"

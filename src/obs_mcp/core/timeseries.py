@@ -2,12 +2,16 @@
 
 The same figures as error_rate, bucket by bucket (the terminal trends, the report and the
 dashboards' checks all read this one function): requests are entry spans, errors
-REQUEST_ERROR (core/requests.py), percentiles nearest rank (core/percentiles.py). Per bucket
+REQUEST_ERROR (core/requests.py), percentiles nearest rank (core/percentiles.py). A request
+belongs to the bucket its span ENDS in (`end_time_unix_nano`, bucketed by the store in
+integer nanoseconds), as it belongs to the window it ends in, so the buckets of a window sum
+to error_rate's totals of that window exactly. Per bucket
 the store counts every duration into the percentile engine's log buckets, which names the
 log bucket holding each ranked value and its rank inside; those cells' durations are then
 read back in one query and the ranked value picked. A cell that does not fit FETCH_CAP, or
 whose rows changed between the two queries (data still arriving), gets its log bucket's
-upper edge instead (at most ~5% above the true value), and the point and the answer say so.
+upper edge instead (at most ~5% above the true value), and the point and the answer say so;
+rows that changed make the whole computation start again first (ATTEMPTS times).
 """
 
 from __future__ import annotations
@@ -29,11 +33,16 @@ from obs_mcp.core.percentiles import (
     nearest_rank,
 )
 from obs_mcp.core.red import ranked_operations
-from obs_mcp.core.requests import REQUEST_DEFINITION_SHORT, REQUEST_ERROR, entry_spans
+from obs_mcp.core.requests import (
+    REQUEST_DEFINITION_SHORT,
+    REQUEST_ERROR,
+    entry_spans,
+    store_window,
+)
 from obs_mcp.errors import InvalidArgument
 from obs_mcp.models import OperationSeries, RequestSeries, SeriesPoint
 from obs_mcp.queries import check_name, logsql_in
-from obs_mcp.timeparse import Window, from_unix_nanos, rfc3339, store_time_ns
+from obs_mcp.timeparse import Window, from_unix_nanos, rfc3339
 
 DEFAULT_BUCKETS = 60
 MAX_BUCKETS = 240
@@ -41,6 +50,10 @@ MAX_SERIES_OPERATIONS = 8
 NICE_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600,
               43200, 86400)  # fmt: skip
 NS = 1_000_000_000
+END = "end_time_unix_nano"  # integer ns: the store buckets it exactly (`by (END:10s)`)
+ATTEMPTS = 3
+PAD = 1_000  # ns, far beyond float64's rounding of a unix-ns time
+CHANGED = "rows changed between two queries, three times (data still arriving)"
 ESTIMATE_NOTE = (
     "some buckets' percentiles are the upper edge of the ~5%-wide duration bucket that holds "
     "the nearest-rank value (the store's counts are exact; the values were not read back: "
@@ -100,11 +113,17 @@ class _Target:
 
 class _Series:
     def __init__(self, backends: Backends, selector: str, window: Window, step: int) -> None:
-        self.backends, self.selector, self.window, self.step = backends, selector, window, step
+        self.backends, self.selector, self.step = backends, selector, step
+        self.window = store_window(window)  # the selector filters the exact end times
+
+    def _start(self, row: dict[str, str]) -> int:
+        """The bucket of a row, from its exact end time (integer ns, never through float)."""
+        raw = row.get(END, "")
+        return int(raw) // (self.step * NS) * self.step * NS if raw.isdigit() else 0
 
     async def histogram(self, names: list[str] | None, by_name: bool) -> tuple[_Histogram, bool]:
         """One stats query; (histogram, truncated)."""
-        keys = f"_time:{self.step}s, {'name, ' if by_name else ''}obs_bucket"
+        keys = f"{END}:{self.step}s, {'name, ' if by_name else ''}obs_bucket"
         base = self.selector + (f" {logsql_in('name', names)}" if names else "")
         query = (
             f"{base} | {BUCKET} | stats by ({keys}) count() obs_n, "
@@ -113,19 +132,17 @@ class _Series:
         rows = await self.backends.traces.query(query, self.window)
         hist = _Histogram()
         for row in rows[:MAX_GROUP_ROWS]:
-            start = store_time_ns(row.get("_time", ""))
-            hist.add((row.get("name", "") if by_name else None, start), row)
+            hist.add((row.get("name", "") if by_name else None, self._start(row)), row)
         return hist, len(rows) > MAX_GROUP_ROWS
 
     async def counts_only(self, names: list[str] | None) -> _Histogram:
         """Requests and errors per bucket without durations (when the histogram is too big)."""
-        by = f"_time:{self.step}s" + (", name" if names else "")
+        by = f"{END}:{self.step}s" + (", name" if names else "")
         base = self.selector + (f" {logsql_in('name', names)}" if names else "")
         query = f"{base} | stats by ({by}) count() obs_n, count() if ({REQUEST_ERROR}) obs_e"
         hist = _Histogram()
         for row in await self.backends.traces.query(query, self.window):
-            start = store_time_ns(row.get("_time", ""))
-            hist.add((row.get("name", "") if names else None, start), row)
+            hist.add((row.get("name", "") if names else None, self._start(row)), row)
         return hist
 
     async def values(
@@ -133,19 +150,21 @@ class _Series:
     ) -> dict[tuple[int, int], list[tuple[str, int]]]:
         """(time bucket, log bucket) -> (operation, duration) of every row in those cells."""
         step_ns = self.step * NS
+        # After a pipe, string_range on the end time matches nothing (VictoriaLogs v1.52.2)
+        # and a numeric range compares float64s (±128 ns at today's times): the range is
+        # widened by PAD and each row is placed by its exact end time here.
         conditions = [
-            f"(_time:[{rfc3339(from_unix_nanos(t))}, {rfc3339(from_unix_nanos(t + step_ns))}) "
+            f"({END}:>={t - PAD} {END}:<{t + step_ns + PAD} "
             f"obs_bucket:in({','.join(str(b) for b in sorted(buckets))}))"
             for t, buckets in sorted(wanted.items())
         ]
         query = (
             f"{self.selector} | {BUCKET} | filter {' or '.join(conditions)} "
-            f"| fields _time, name, obs_bucket, duration | limit {FETCH_CAP + 1}"
+            f"| fields {END}, name, obs_bucket, duration | limit {FETCH_CAP + 1}"
         )
         found: dict[tuple[int, int], list[tuple[str, int]]] = defaultdict(list)
         for row in await self.backends.traces.query(query, self.window):
-            start = store_time_ns(row.get("_time", "")) // step_ns * step_ns
-            found[(start, _n(row.get("obs_bucket")))].append(
+            found[(self._start(row), _n(row.get("obs_bucket")))].append(
                 (row.get("name", ""), _n(row.get("duration")))
             )
         return found
@@ -203,7 +222,7 @@ def _resolve(
             if len(mine) == counts[target.cell][target.bucket]:
                 value = mine[target.offset]
             else:
-                why.add("rows changed between two queries (data still arriving)")
+                why.add(CHANGED)
         else:
             why.add(f"more than {FETCH_CAP} values to read")
         if value is None:
@@ -271,37 +290,9 @@ async def request_series(
     names: list[str] = []
     total_ops = 0
     if by_operation:
-        ranked = await ranked_operations(backends, series.selector, window)
+        ranked = await ranked_operations(backends, series.selector, series.window)
         total_ops, names = len(ranked), ranked[:MAX_SERIES_OPERATIONS]
-    notes: list[str] = []
-    if names and total_ops > len(names):
-        (grouped, cut_g), (overall, cut_o) = await gather_all(
-            lambda: series.histogram(names, by_name=True),
-            lambda: series.histogram(None, by_name=False),
-        )
-    elif names:
-        grouped, cut_g = await series.histogram(None, by_name=True)
-        overall, cut_o = _merged(grouped), False
-    else:
-        grouped, cut_g = _Histogram(), False
-        overall, cut_o = await series.histogram(None, by_name=False)
-    values: dict[tuple[Cell, str], tuple[int, bool]] = {}
-    if cut_g or cut_o:
-        overall, grouped = await gather_all(
-            lambda: series.counts_only(None),
-            lambda: series.counts_only(names) if names else _empty(),
-        )
-        notes.append(
-            f"no percentiles: more than {MAX_GROUP_ROWS} duration-histogram rows; "
-            "use fewer buckets or a shorter window"
-        )
-    else:
-        targets = _targets(overall) + _targets(grouped)
-        fetched = _plan_fetch(targets, overall)
-        found = await series.values(fetched) if fetched else {}
-        values, why = _resolve(targets, [overall, grouped], found, fetched)
-        if why:
-            notes.append(ESTIMATE_NOTE.format(why=why))
+    overall, grouped, values, notes = await _compute(series, names, total_ops)
     starts = _bucket_starts(window, step)
     points = _points(None, starts, overall, values)
     operations = []
@@ -335,6 +326,44 @@ async def request_series(
         percentiles_note="; ".join(notes) or None,
         hint=hint,
     )
+
+
+async def _compute(
+    series: _Series, names: list[str], total_ops: int
+) -> tuple[_Histogram, _Histogram, dict[tuple[Cell, str], tuple[int, bool]], list[str]]:
+    """(overall, per operation, (cell, percentile) -> (ns, exact), notes). Rows that change
+    between the histogram and the read-back start it again, ATTEMPTS times at most."""
+    attempt = 1
+    while True:
+        if names and total_ops > len(names):
+            (grouped, cut_g), (overall, cut_o) = await gather_all(
+                lambda: series.histogram(names, by_name=True),
+                lambda: series.histogram(None, by_name=False),
+            )
+        elif names:
+            grouped, cut_g = await series.histogram(None, by_name=True)
+            overall, cut_o = _merged(grouped), False
+        else:
+            grouped, cut_g = _Histogram(), False
+            overall, cut_o = await series.histogram(None, by_name=False)
+        if cut_g or cut_o:
+            overall, grouped = await gather_all(
+                lambda: series.counts_only(None),
+                lambda: series.counts_only(names) if names else _empty(),
+            )
+            note = (
+                f"no percentiles: more than {MAX_GROUP_ROWS} duration-histogram rows; "
+                "use fewer buckets or a shorter window"
+            )
+            return overall, grouped, {}, [note]
+        targets = _targets(overall) + _targets(grouped)
+        fetched = _plan_fetch(targets, overall)
+        found = await series.values(fetched) if fetched else {}
+        values, why = _resolve(targets, [overall, grouped], found, fetched)
+        if why and CHANGED in why and attempt < ATTEMPTS:
+            attempt += 1
+            continue
+        return overall, grouped, values, [ESTIMATE_NOTE.format(why=why)] if why else []
 
 
 def _merged(grouped: _Histogram) -> _Histogram:

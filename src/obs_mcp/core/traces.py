@@ -8,6 +8,7 @@ from datetime import timedelta
 from obs_mcp.core.backends import Backends
 from obs_mcp.core.fanout import gather_all
 from obs_mcp.core.fields import SERVICE, SPAN_ATTR
+from obs_mcp.core.links import spans_link
 from obs_mcp.core.names import unknown_service_hint
 from obs_mcp.core.requests import error_spans
 from obs_mcp.errors import InvalidArgument
@@ -134,6 +135,7 @@ async def search_traces(
         returned=len(traces),
         truncated=truncated,
         hint=hint,
+        links={"spans": spans_link(backends.settings, span_filter, window)} if traces else {},
     )
 
 

@@ -32,7 +32,8 @@ Go is not installed (needed once, to build the stack's binaries from their Go mo
 Do one of:
   - install Go >= 1.26 (https://go.dev/dl or your package manager), then
     run `obs-mcp stack install` again;
-  - run the stack with Docker instead: `docker compose -f compose/docker-compose.yml up -d`;
+  - run the stack with Docker instead, from a checkout of the obs-mcp repository:
+    `docker compose -f compose/docker-compose.yml up -d`;
   - put victoria-metrics, victoria-logs, victoria-traces and an otelcol binary on PATH, or name
     them with OBS_MCP_VICTORIAMETRICS_BIN, OBS_MCP_VICTORIALOGS_BIN, OBS_MCP_VICTORIATRACES_BIN,
     OBS_MCP_COLLECTOR_BIN."""

@@ -1,4 +1,4 @@
-"""Small process helpers: is a pid ours, who holds a port, stop with a grace period."""
+"""Small process helpers: is a pid ours, stop it (or its whole session) with a grace period."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import signal
 import socket
 import time
 from pathlib import Path
+
+from obs_mcp.stack.holders import describe_pid
 
 PR_SET_PDEATHSIG = 1
 
@@ -56,6 +58,91 @@ def terminate(pid: int, expect_in_cmdline: str | None, grace_seconds: float = 10
     return "killed"
 
 
+def _stat(pid: int) -> tuple[str, int, int] | None:
+    """(state, session id, start time in clock ticks since boot) from /proc/<pid>/stat."""
+    try:
+        rest = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return rest[0], int(rest[3]), int(rest[19])
+
+
+def start_ticks(pid: int) -> int | None:
+    """When pid started: with the pid, names one process for its whole life (exec included)."""
+    stat = _stat(pid)
+    return stat[2] if stat else None
+
+
+def is_ours(pid: int, ticks: int) -> bool:
+    """pid still runs and is the process we started (not a later one that got its number)."""
+    stat = _stat(pid)
+    return stat is not None and stat[0] not in ("Z", "X") and stat[2] == ticks
+
+
+def session_members(sid: int) -> list[int]:
+    """Live pids of a session: what a wrapper script and the children it started leave."""
+    members = []
+    for proc in Path("/proc").iterdir():
+        stat = _stat(int(proc.name)) if proc.name.isdigit() else None
+        if stat is not None and stat[1] == sid and stat[0] not in ("Z", "X"):
+            members.append(int(proc.name))
+    return members
+
+
+def _signal_all(pids: list[int], sig: int) -> list[int]:
+    """Send sig to each pid; return those we may not signal."""
+    refused = []
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            refused.append(pid)
+    return refused
+
+
+def _wait_gone(sid: int, leader: int, seconds: float) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while True:
+        _reap(leader)
+        left = session_members(sid)
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.05)
+
+
+def stop_session(pid: int, ticks: int, grace_seconds: float = 10.0) -> str:
+    """Stop a process started with start_new_session=True and everything left in its session.
+
+    A store started through a wrapper that execs or forks the binary keeps our session, so
+    signalling the session (not one pid) stops it; the start time guards against a pid that
+    was reused after ours exited. Returns how it ended, in words.
+    """
+    leader = _stat(pid)
+    if leader is not None and leader[2] != ticks and leader[0] not in ("Z", "X"):
+        return f"not stopped: {describe_pid(pid)} is another program now; ours exited"
+    members = session_members(pid)
+    if not members:
+        _reap(pid)
+        return f"not running (pid {pid} had exited)"
+    if refused := _signal_all(members, signal.SIGTERM):
+        return f"not stopped: no permission to signal {describe_pid(refused[0])}"
+    extra = [m for m in members if m != pid]
+    left = _wait_gone(pid, pid, grace_seconds)
+    how = "stopped"
+    if left:
+        _signal_all(left, signal.SIGKILL)
+        left = _wait_gone(pid, pid, 5.0)
+        how = f"killed (still running {grace_seconds:g}s after SIGTERM)"
+    if left:
+        return f"still running after SIGKILL: {describe_pid(left[0])}"
+    if extra:
+        names = ", ".join(f"pid {m}" for m in extra[:5])
+        how += f", with {len(extra)} more process(es) of its session ({names})"
+    return how
+
+
 def _reap(pid: int) -> None:
     """Collect a child we started ourselves so it does not linger as a zombie."""
     with contextlib.suppress(ChildProcessError, OSError):
@@ -84,41 +171,13 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def port_holder(port: int) -> str | None:
-    """Name the process listening on a TCP port (Linux /proc), or None when unknowable."""
-    inodes: set[str] = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            local, state, inode = fields[1], fields[3], fields[9]
-            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
-                inodes.add(inode)
-    if not inodes:
-        return None
-    wanted = {f"socket:[{inode}]" for inode in inodes}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            for fd in (proc / "fd").iterdir():
-                if os.readlink(fd) in wanted:
-                    cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-                    return f"pid {proc.name}: {cmd[:160]}"
-        except OSError:
-            continue
-    return "another process (not visible to this user)"
-
-
-def tail(path: Path, lines: int = 20) -> str:
+def tail(path: Path, lines: int = 20, since: int = 0) -> str:
+    """The last lines of a log, from byte offset `since` on (the current run's part)."""
     try:
         with path.open("rb") as handle:
             handle.seek(0, os.SEEK_END)
             size = handle.tell()
-            handle.seek(max(0, size - 64 * 1024))
+            handle.seek(max(since, size - 64 * 1024))
             data = handle.read().decode(errors="replace")
     except OSError:
         return "(no log)"

@@ -1,21 +1,27 @@
-"""The pinned version set, read from the one file compose reads too (versions.env)."""
+"""The pinned version set and the collector's files, read from obs-mcp's package data.
+
+`src/obs_mcp/stack/data/` holds links to the repository's `versions.env` and `collector/`
+files, which compose reads too: one source of truth. A wheel carries copies of them, so
+an installed obs-mcp (`uv tool install`, `uvx`, `pip install`) runs its stack anywhere.
+"""
 
 from __future__ import annotations
 
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 
-_MARKER = "versions.env"
 
-
-def project_root() -> Path:
-    """The checkout that holds versions.env and collector/ (obs-mcp runs from its source tree)."""
-    for parent in Path(__file__).resolve().parents:
-        if (parent / _MARKER).is_file() and (parent / "collector").is_dir():
-            return parent
-    raise FileNotFoundError(
-        f"cannot find {_MARKER} above {Path(__file__).resolve()}: run obs-mcp from its checkout"
-    )
+def data_file(*parts: str) -> Path:
+    """A file of the package data, as a real path (the collector opens its config itself)."""
+    resource = files("obs_mcp.stack").joinpath("data", *parts)
+    path = Path(str(resource)).resolve()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"obs-mcp's package data {'/'.join(parts)} is missing at {path}: reinstall obs-mcp "
+            "(from a checkout: `make setup`)"
+        )
+    return path
 
 
 def parse_env_file(text: str) -> dict[str, str]:
@@ -34,17 +40,17 @@ def parse_env_file(text: str) -> dict[str, str]:
 
 @cache
 def pinned_versions() -> dict[str, str]:
-    return parse_env_file((project_root() / _MARKER).read_text())
+    return parse_env_file(data_file("versions.env").read_text())
 
 
 def collector_config_path() -> Path:
-    return project_root() / "collector" / "config.yaml"
+    return data_file("collector", "config.yaml")
 
 
 def scrape_config_path() -> Path:
-    """VictoriaMetrics' scrape of the stack's own metrics (targets from the environment)."""
-    return project_root() / "collector" / "scrape.yaml"
+    """VictoriaMetrics' scrape of the stack's own metrics (targets come from the environment)."""
+    return data_file("collector", "scrape.yaml")
 
 
 def builder_manifest_path() -> Path:
-    return project_root() / "collector" / "builder-config.yaml"
+    return data_file("collector", "builder-config.yaml")

@@ -10,7 +10,10 @@ the same LogsQL that obs-mcp sends to a real VictoriaTraces works here. The Jaeg
 is not provided (obs-mcp does not use it).
 
 The collector only gets its 200 once the backend accepted the rows, so its retry queue
-covers a backend restart as it does for the real store.
+covers a backend restart as it does for the real store. A batch the backend refuses (a
+4xx: it will refuse it again) is answered 400, which the collector drops and counts
+(OTLP/HTTP: non-retryable) instead of retrying it forever ahead of every later batch; an
+unreachable or failing backend (5xx) is answered 503, which the collector retries.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import base64
 import contextlib
 import gzip
 import json
+import logging
+import time
 import zlib
 from collections.abc import AsyncIterator, Iterable, Iterator
 from decimal import Decimal
@@ -41,6 +46,39 @@ from starlette.routing import Route
 STREAM_FIELDS = "resource_attr:service.name,name"
 TENANT_HEADERS = ("accountid", "projectid")
 _HOP_HEADERS = {"host", "content-length", "connection", "transfer-encoding", "accept-encoding"}
+_RETRYABLE_4XX = {408, 429}  # OTLP/HTTP: the client may retry these
+log = logging.getLogger("obs_mcp.vtcompat")
+
+
+class RejectionLog:
+    """Log each rejected batch, at most `per_minute` lines a minute (the rest are counted)."""
+
+    def __init__(self, per_minute: int = 5) -> None:
+        self.per_minute = per_minute
+        self.window_start = float("-inf")
+        self.logged = 0
+        self.suppressed = 0
+
+    def record(self, status: int, detail: str, rows: list[dict[str, str]]) -> None:
+        now = time.monotonic()
+        if now - self.window_start >= 60:
+            if self.suppressed:
+                log.warning("%d more rejected batches in the last minute", self.suppressed)
+            self.window_start, self.logged, self.suppressed = now, 0, 0
+        if self.logged >= self.per_minute:
+            self.suppressed += 1
+            return
+        self.logged += 1
+        services = sorted({row.get("resource_attr:service.name", "-") for row in rows})
+        log.warning(
+            "span store refused a batch of %d spans (services: %s; first span: %s) with %d, "
+            "answered 400 so the collector drops it: %s",
+            len(rows),
+            ", ".join(services[:5]) + (" ..." if len(services) > 5 else ""),
+            rows[0].get("name", "-") if rows else "-",
+            status,
+            detail[:500],
+        )
 
 
 def render_value(value: AnyValue) -> Any:
@@ -178,6 +216,7 @@ def decode_request(body: bytes, content_type: str, encoding: str) -> ExportTrace
 
 def create_app(backend: str, timeout: float = 30.0) -> Starlette:
     client = httpx2.AsyncClient(base_url=backend, timeout=timeout)
+    rejections = RejectionLog()
 
     async def ingest(request: Request) -> Response:
         content_type = request.headers.get("content-type", "application/x-protobuf")
@@ -187,7 +226,8 @@ def create_app(backend: str, timeout: float = 30.0) -> Starlette:
             )
         except Exception as exc:
             return Response(f"cannot decode OTLP traces: {exc}", status_code=400)
-        lines = "".join(json.dumps(row, separators=(",", ":")) + "\n" for row in span_rows(message))
+        rows = list(span_rows(message))
+        lines = "".join(json.dumps(row, separators=(",", ":")) + "\n" for row in rows)
         if lines:
             tenant = {k: v for k, v in request.headers.items() if k.lower() in TENANT_HEADERS}
             try:
@@ -199,6 +239,13 @@ def create_app(backend: str, timeout: float = 30.0) -> Starlette:
                 )
             except httpx2.HTTPError as exc:
                 return Response(f"span store unreachable: {exc}", status_code=503)
+            if 400 <= answer.status_code < 500 and answer.status_code not in _RETRYABLE_4XX:
+                detail = answer.text.strip()
+                rejections.record(answer.status_code, detail, rows)
+                return Response(
+                    f"span store refused the batch ({answer.status_code}): {detail[:500]}",
+                    status_code=400,
+                )
             if answer.status_code != 200:
                 return Response(answer.content, status_code=503)
         if "json" in content_type:
@@ -250,6 +297,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--listen", default="127.0.0.1:10428")
     parser.add_argument("--backend", default="http://127.0.0.1:10429")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     host, _, port = args.listen.rpartition(":")
     uvicorn.run(create_app(args.backend), host=host, port=int(port), log_level="warning")
 

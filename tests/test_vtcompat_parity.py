@@ -1,0 +1,51 @@
+"""vt-compat writes a span exactly as a real VictoriaTraces stores it (run with
+OBS_MCP_VICTORIATRACES_BIN naming a real victoria-traces; skipped under vt-compat).
+
+The same OTLP request goes to the real store and through vt-compat's row builder; every
+field and value must match, except what the store adds itself (`_stream`, `_stream_id`)
+and `_time`, whose choice (span start or end) differs between VictoriaTraces releases.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import httpx2
+import pytest
+
+from obs_mcp.stack.runner import Stack
+from obs_mcp.stack.vtcompat import span_rows
+from tests.otel_emit import post_traces
+from tests.test_vtcompat_unit import _request
+from tests.waiting import wait_for
+
+pytestmark = [pytest.mark.stack, pytest.mark.realvt]
+STORE_OWN = {"_stream", "_stream_id", "_time"}
+
+
+def test_vtcompat_rows_match_what_victoriatraces_stores(native_stack: Stack) -> None:
+    request = _request()
+    span = request.resource_spans[0].scope_spans[0].spans[0]
+    span.trace_id = uuid.uuid4().bytes  # this run's span only
+    now = time.time_ns()
+    span.start_time_unix_nano, span.end_time_unix_nano = now - 250_000_000, now
+    span.events[0].time_unix_nano = now - 100_000_000
+    vt = native_stack.settings.vt_url
+    post_traces(f"{vt}/insert/opentelemetry/v1/traces", request)
+
+    def stored() -> list[dict[str, str]]:
+        params = {"query": f'trace_id:="{span.trace_id.hex()}" span_id:*', "start": "1h"}
+        text = httpx2.get(
+            f"{vt}/select/logsql/query",
+            params={**params, "disable_latency_offset": "true"},
+            timeout=10,
+        ).text
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    (real,) = wait_for(stored, timeout=30)
+    (ours,) = list(span_rows(request))
+    real_fields = {k: v for k, v in real.items() if k not in STORE_OWN}
+    our_fields = {k: v for k, v in ours.items() if k not in STORE_OWN}
+    assert our_fields == real_fields
