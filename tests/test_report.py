@@ -19,7 +19,7 @@ from PIL import Image
 import obs_mcp.report
 from obs_mcp.cli import main as cli_main
 from obs_mcp.core.backends import open_backends
-from obs_mcp.report import INSTALL_HINT, write_report
+from obs_mcp.report import INSTALL_HINT, Sides, write_report
 from obs_mcp.report.plots import COLORS, CRITICAL
 from obs_mcp.stack.runner import Stack
 from obs_mcp.timeparse import from_unix_nanos, rfc3339
@@ -46,7 +46,7 @@ def report(trend: Trend, native_stack: Stack, tmp_path_factory: pytest.TempPathF
 
     async def go() -> Path:
         async with open_backends() as backends:
-            return await write_report(backends, trend.service, target, **pair_args(trend))
+            return await write_report(backends, trend.service, target, Sides(**pair_args(trend)))
 
     with pytest.MonkeyPatch.context() as env:  # module scope: before tools_on_stack runs
         for key, value in native_stack.settings.store_env().items():

@@ -37,19 +37,16 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def run(a: argparse.Namespace) -> int:
-    from obs_mcp.report import ReportUnavailable, write_report
+    from obs_mcp.report import ReportUnavailable, Sides, write_report
 
     path = Path(a.output or f"obs-mcp-report-{a.service}.html".replace("/", "_"))
 
+    sides = Sides(a.baseline_start, a.baseline_end, a.current_start, a.current_end,
+                  a.baseline_run, a.current_run, a.since, a.start, a.end)  # fmt: skip
+
     async def go() -> Path:
         async with open_backends() as backends:
-            return await write_report(
-                backends, a.service, path,
-                baseline_start=a.baseline_start, baseline_end=a.baseline_end,
-                current_start=a.current_start, current_end=a.current_end,
-                baseline_run=a.baseline_run, current_run=a.current_run,
-                since=a.since, start=a.start, end=a.end, operation=a.operation,
-            )  # fmt: skip
+            return await write_report(backends, a.service, path, sides, a.operation)
 
     try:
         written = anyio.run(go)

@@ -105,4 +105,6 @@ def compare_lines(result: CompareResult, width: int = 80) -> list[str]:
         b, c = op.baseline, op.current
         rows = _side_rows(b, c, room)
         lines += [_cut(rows[0], width), _cut(rows[2], width)]  # error rate and p95
+    if not result.percentiles_exact:
+        lines.append(_cut("percentiles are estimates: " + (result.percentiles_note or ""), width))
     return lines

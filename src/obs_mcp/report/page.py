@@ -74,7 +74,7 @@ def _signatures(data: ReportData) -> str:
     return (
         "<table><tr><th>count</th><th>service: operation</th><th>error</th><th>where</th>"
         f"<th>sample trace</th></tr>{rows}</table>"
-        f'<p class="muted">{_e(data.errors.window)}; {_e(data.errors.hint or "")}</p>'
+        f'<p class="muted">{"; ".join(_e(x) for x in (data.errors.window, data.errors.hint) if x)}</p>'
     )
 
 
@@ -123,18 +123,32 @@ def _embedded(data: ReportData) -> dict[str, Any]:
     }
 
 
+def _estimates(data: ReportData) -> tuple[list[str], list[str]]:
+    """Why some percentiles are estimates: (of the summary's figures, of the per-bucket ones)."""
+    figures = [r for r in (data.compare, data.figures) if r is not None]
+    summary = [r.percentiles_note or "estimates" for r in figures if not r.percentiles_exact]
+    series = [s.series.percentiles_note for s in data.sides if s.series.percentiles_note]
+    return summary, series
+
+
 def render_page(data: ReportData) -> str:
     sides = data.sides
-    notes = [s.series.percentiles_note for s in sides if s.series.percentiles_note]
+    summary_notes, notes = _estimates(data)
+    exact = (
+        "percentiles exact nearest rank"
+        if not (summary_notes or notes)
+        else "percentiles nearest rank, some of them estimates (each figure's note says which)"
+    )
     blob = json.dumps(_embedded(data), ensure_ascii=False).replace("</", "<\\/")
     title = f"obs-mcp report: {data.service}"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>
 <style>{STYLE}</style></head><body>
 <h1>{_e(title)}</h1><p class="muted">generated {_e(data.generated)} from the stores' own
-counts: every request (entry span), errors = status ERROR or HTTP >= 500, percentiles exact
-nearest rank.</p>
-<section id="summary"><h2>{"Did it get better?" if data.compare else "Figures"}</h2>{_summary(data)}</section>
+counts: every request (entry span, placed by its end time), errors = status ERROR or
+HTTP >= 500, {exact}.</p>
+<section id="summary"><h2>{"Did it get better?" if data.compare else "Figures"}</h2>{_summary(data)}
+{"".join(f'<p class="muted">percentiles: {_e(n)}</p>' for n in summary_notes)}</section>
 <section id="traffic"><h2>Error rate and traffic over time</h2><figure>{plots.traffic(sides)}</figure></section>
 <section id="latency"><h2>Latency over time</h2><figure>{plots.latency(sides)}</figure>
 {"".join(f'<p class="muted">{_e(n)}</p>' for n in notes)}</section>

@@ -24,6 +24,7 @@ COLORS = {"baseline": "#d1495b", "current": "#00798c", "window": "#00798c"}
 CRITICAL, OTHER, ERROR_EDGE = "#edae49", "#b0b0b0", "#8b0000"
 WIDTH_IN, DPI = 12.0, 96
 MAX_TRACE_ROWS = 30
+ANCHOR = (1.01, 1.0)  # legends to the right of the axes (upper left there): never over data
 
 plt.rcParams.update({
     "svg.fonttype": "path", "font.size": 10, "axes.spines.top": False,
@@ -53,22 +54,24 @@ def _time_axis(ax: Axes) -> None:
 def traffic(sides: list[SideData]) -> str:
     """Requests per bucket (bars) and error rate (line), each side in its colour."""
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(WIDTH_IN, 5.2), sharex=True, dpi=DPI)
+    steps = {side.series.step_s for side in sides}
     for side in sides:
         points, color = side.series.points, COLORS[side.label]
         times = _times(points)
         width = side.series.step_s / 86400 * 0.9
+        per = f" ({side.series.step_s}s buckets)" if len(steps) > 1 else ""
         top.bar(times, [p.requests for p in points], width=width, color=color,
-                label=f"{side.label}: {sum(p.requests for p in points)} requests")  # fmt: skip
+                label=f"{side.label}: {sum(p.requests for p in points)} requests{per}")  # fmt: skip
         shown = [(t, p.error_rate * 100) for t, p in zip(times, points, strict=True) if p.requests]
         if shown:
             xs, ys = zip(*shown, strict=True)
             bottom.plot(xs, ys, color=color, marker="o", markersize=3, linewidth=1.8,
                         label=f"{side.label}: {sum(p.errors for p in points)} errors")  # fmt: skip
-    top.set_ylabel(f"requests / {sides[0].series.step_s}s")
+    top.set_ylabel(f"requests / {steps.pop()}s" if len(steps) == 1 else "requests per bucket")
     bottom.set_ylabel("error rate %")
     bottom.set_ylim(bottom=0)
-    top.legend(loc="upper right")
-    bottom.legend(loc="upper right")
+    top.legend(loc="upper left", bbox_to_anchor=ANCHOR)
+    bottom.legend(loc="upper left", bbox_to_anchor=ANCHOR)
     _time_axis(bottom)
     fig.suptitle("Requests and error rate over time")
     return to_svg(fig, "traffic")
@@ -90,7 +93,7 @@ def latency(sides: list[SideData]) -> str:
                         label=f"{side.label} {name}")  # fmt: skip
     ax.set_yscale("log")
     ax.set_ylabel("duration ms (log)")
-    ax.legend(loc="upper right", ncol=2, fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=ANCHOR, fontsize=8)
     _time_axis(ax)
     exact = all(s.series.percentiles_exact for s in sides)
     ax.set_title(
@@ -113,7 +116,7 @@ def distribution(sides: list[SideData]) -> str:
             ax.stairs(values, edges, color=COLORS[side.label], linewidth=1.8,
                       label=f"{side.label}: {sum(values)} requests")  # fmt: skip
         ax.set_xscale("log")
-        ax.legend(loc="upper right")
+        ax.legend(loc="upper left", bbox_to_anchor=ANCHOR)
     ax.set_xlabel("request duration ms (log; buckets ~5% wide)")
     ax.set_ylabel("requests (exact count)")
     ax.set_title("Latency distribution" + (" before vs after" if len(sides) > 1 else ""))
