@@ -17,6 +17,7 @@ from obs_mcp.stack.specs import traces_mode
 from tests import clients
 from tests.isolation import DEAD_URL, isolate_environment
 from tests.known_telemetry import Shop, Small, emit_shop, emit_small, wait_for_shop, wait_for_small
+from tests.picture_telemetry import Trend, emit_trend
 
 _DROPPED: dict[str, str] = {}
 _NO_STACK = Path(tempfile.mkdtemp(prefix="obs-mcp-test-no-stack-"))
@@ -82,6 +83,13 @@ def small(native_stack: Stack) -> Small:
     known = emit_small(s.otlp_http_url, total=10, errors=3, prefix="small")
     wait_for_small(known, s.vt_url, s.vl_url)
     return known
+
+
+@pytest.fixture(scope="module")
+def trend(native_stack: Stack) -> Trend:
+    """A before/after pair with known per-bucket figures (tests/picture_telemetry.py)."""
+    s = native_stack.settings
+    return emit_trend(s.otlp_http_url, s.vt_url, s.vl_url)
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 
@@ -36,3 +38,10 @@ def test_demo_run_prints_a_verified_table_and_the_fix(native_stack: Stack) -> No
     assert "-> 0.0%" in out
     assert "compare_runs (by run id): improved" in out
     assert "AGENTS.md" in out
+    # the demo ends by writing the before/after report (tests/test_report.py looks inside)
+    report = Path(out.split("before/after report: ", 1)[1].split("\n", 1)[0].strip())
+    embedded = report.read_text().split('id="report-data">', 1)[1].split("</script>", 1)[0]
+    data = json.loads(embedded)
+    assert data["compare"]["verdict"] == "improved"
+    assert [s["label"] for s in data["sides"]] == ["baseline", "current"]
+    assert all(sum(p["requests"] for p in s["series"]["points"]) for s in data["sides"])

@@ -419,6 +419,52 @@ class StackHealth(BaseModel):
     hints: list[str]
 
 
+# ---- request_series (time series for the terminal view, the report and dashboards) -------------
+class SeriesPoint(BaseModel):
+    time: str = Field(description="bucket start, RFC3339 (requests are placed by their end time)")
+    requests: int
+    errors: int
+    error_rate: float
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    exact: bool = Field(default=True, description="false: percentiles are bucket-edge estimates")
+
+
+class OperationSeries(BaseModel):
+    operation: str
+    requests: int
+    errors: int
+    points: list[SeriesPoint]
+
+
+class RequestSeries(BaseModel):
+    service: str
+    window: str
+    step_s: int = Field(description="bucket width, seconds")
+    source: str
+    points: list[SeriesPoint] = Field(description="every bucket of the window, empty ones too")
+    operations: list[OperationSeries] = Field(default_factory=list)
+    operations_total: int = 0
+    percentiles_exact: bool = True
+    percentiles_note: str | None = None
+    hint: str | None = None
+
+
+class DurationBucket(BaseModel):
+    index: int = Field(description="the percentile engine's log bucket: floor(ln(ns + 1) * 20)")
+    low_ms: float
+    high_ms: float = Field(description="exclusive")
+    count: int = Field(description="requests in the bucket (exact)")
+
+
+class SlowRequest(BaseModel):
+    trace_id: str
+    operation: str
+    duration_ms: float
+    end_time: str
+
+
 # ---- list_fields --------------------------------------------------------------------------------
 class FieldInfo(BaseModel):
     key: str = Field(description="as search_traces(tags=) / LogsQL take it")

@@ -21,6 +21,7 @@ from mcp import Client, StdioServerParameters
 from rich.table import Table
 
 from obs_mcp.cli.console import make_console
+from obs_mcp.report import ReportUnavailable, Run, write_demo_report
 from obs_mcp.stack.install import InstallError
 from obs_mcp.stack.runner import Stack, StackError, StackSettings
 
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             return asyncio.run(_loop(stack, args))
         finally:
             demo.stop_demo(state_dir)  # also when the loop failed half way
-    except (StackError, InstallError, demo.DemoError) as exc:
+    except (StackError, InstallError, demo.DemoError, ReportUnavailable) as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         return 1
 
@@ -205,6 +206,14 @@ async def _loop(stack: Stack, args: argparse.Namespace) -> int:
             line = f"  gone: {gone['signature']} ({gone['baseline']} -> 0)"
             out.print(line, highlight=False, markup=False)
         ok &= verdict["verdict"] in ("improved", "mixed")
+    report = await write_demo_report(
+        stack.settings.store_env(),
+        FRONT,
+        Run(*_window(before), before.run_id),
+        Run(*_window(after), after.run_id),
+        stack.state_dir / "demo-report.html",
+    )
+    out.print(f"[bold]before/after report:[/] {report}", highlight=False, soft_wrap=True)
     _next_steps(stack)
     if not ok:
         err.print("[red]the tools' figures did not match the ground truth[/]")
