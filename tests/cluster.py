@@ -26,7 +26,13 @@ import httpx2
 import yaml
 
 from obs_mcp.stack import procs
-from obs_mcp.stack.components import COLLECTOR, VICTORIALOGS, VICTORIAMETRICS, resolve_binary
+from obs_mcp.stack.components import (
+    COLLECTOR,
+    VICTORIALOGS,
+    VICTORIAMETRICS,
+    Component,
+    resolve_binary,
+)
 from obs_mcp.tenancy import Tenant
 from tests.cluster_collector import TenantRoute, tenant_collector_config
 
@@ -35,9 +41,9 @@ FLUSH = "-inmemoryDataFlushInterval=1s"
 START_TIMEOUT_S = 120.0  # a deadline, not a wait: a loaded 2-core machine starts Python slowly
 
 
-def _binary(component: object) -> str:
-    resolved = resolve_binary(component)  # type: ignore[arg-type]
-    assert resolved is not None, f"{component} binary missing: `obs-mcp stack install`"
+def _binary(component: Component) -> str:
+    resolved = resolve_binary(component)
+    assert resolved is not None, f"{component.title} binary missing: `obs-mcp stack install`"
     return str(resolved.path)
 
 

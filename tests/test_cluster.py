@@ -17,8 +17,12 @@ from typing import Any
 
 import pytest
 
+from obs_mcp.clients import LogsClient
+from obs_mcp.config import Settings
+from obs_mcp.core.tenants import tenant_hint
 from obs_mcp.stack.runner import Stack
 from obs_mcp.tenancy import Tenant
+from obs_mcp.timeparse import resolve_window
 from tests.answers import call, ok, text_of
 from tests.cluster import ClusterStack, Node, Project, cluster_stack
 from tests.known_telemetry import (
@@ -104,7 +108,7 @@ async def test_each_tenant_sees_exactly_its_own_data(
 ) -> None:
     use(monkeypatch, cluster.store_env(project(cluster, tenant)))
     mine, other = PLAN[tenant], PLAN[next(t for t in TENANTS if t != tenant)]
-    front, back = emitted.names["front"], emitted.names["back"]
+    front = emitted.names["front"]
 
     services = await ok("list_services", {"since": "15m"})
     seen = {s["service"]: (s["spans"], s["logs"]) for s in services["services"]}
@@ -138,8 +142,6 @@ async def test_each_tenant_sees_exactly_its_own_data(
     assert own["found"] and own["span_count"] == 1 and own["services"] == [front], own
     foreign = await ok("correlate_trace", {"trace_id": foreign_trace, "since": "1h"})
     assert not foreign["found"] and foreign["span_count"] == 0, foreign
-    assert back in seen  # the same names exist in the other tenant with other figures
-    assert mine != other
 
 
 async def test_a_tenant_without_data_says_which_tenants_have_it(
@@ -170,12 +172,7 @@ async def test_a_store_that_hides_its_tenants_still_names_the_tenant_used(
     logs = await ok("query_logs", {"since": "15m"})
     assert logs["returned"] == 0
     assert "tenants with data then: 7:1, 7:2" in logs["hint"]  # vlselect answers: listed
-    # a store that refuses the endpoint: the same question through a refusing proxy
-    from obs_mcp.clients import LogsClient
-    from obs_mcp.config import Settings
-    from obs_mcp.core.tenants import tenant_hint
-    from obs_mcp.timeparse import resolve_window
-
+    # a store that refuses the endpoint: the same question through a refusing frontend
     settings = Settings.from_env({**env, "VL_URL": cluster.logs.insert.url})
     client = LogsClient(settings.logs, 5, 1 << 20)
     try:

@@ -18,19 +18,20 @@ from obs_mcp.config import Settings
 from obs_mcp.errors import InvalidArgument
 from obs_mcp.tenancy import (
     Tenant,
-    jaeger_select_url,
     logs_insert_url,
-    logsql_select_url,
+    logs_select,
     metrics_insert_url,
-    metrics_select_base,
+    metrics_select,
     traces_insert_url,
+    traces_select,
 )
 
 VMSELECT, VMINSERT = "http://<vmselect>:8481", "http://<vminsert>:8480"
 
 
 def test_victoriametrics_select_paths_match_the_docs() -> None:
-    base = metrics_select_base(VMSELECT, Tenant(0))
+    base, headers = metrics_select(VMSELECT, Tenant(0))
+    assert headers == {}  # the path carries the tenant
     # url-examples.md: curl 'http://<vmselect>:8481/select/0/prometheus/api/v1/query'
     assert f"{base}/api/v1/query" == "http://<vmselect>:8481/select/0/prometheus/api/v1/query"
     # url-examples.md: .../select/0/prometheus/api/v1/label/job/values
@@ -38,8 +39,8 @@ def test_victoriametrics_select_paths_match_the_docs() -> None:
         "http://<vmselect>:8481/select/0/prometheus/api/v1/label/job/values"
     )
     # Cluster-VictoriaMetrics.md: "It is possible to set it as accountID:projectID"
-    assert metrics_select_base(VMSELECT, Tenant(42, 3)) == f"{VMSELECT}/select/42:3/prometheus"
-    assert metrics_select_base("http://127.0.0.1:8428/", None) == "http://127.0.0.1:8428"
+    assert metrics_select(VMSELECT, Tenant(42, 3))[0] == f"{VMSELECT}/select/42:3/prometheus"
+    assert metrics_select("http://127.0.0.1:8428/", None) == ("http://127.0.0.1:8428", {})
 
 
 def test_victoriametrics_insert_paths_match_the_docs() -> None:
@@ -57,10 +58,12 @@ def test_victoriametrics_insert_paths_match_the_docs() -> None:
 
 
 def test_victorialogs_and_victoriatraces_paths_match_the_docs() -> None:
-    # cluster.md quick start: curl http://localhost:9471/select/logsql/query (vlselect)
-    assert logsql_select_url("http://localhost:9471", "query") == (
-        "http://localhost:9471/select/logsql/query"
-    )
+    # cluster.md quick start: curl http://localhost:9471/select/logsql/query (vlselect);
+    # README#multitenancy: the tenant is the AccountID / ProjectID request headers
+    base, headers = logs_select("http://localhost:9471/", Tenant(7, 2))
+    assert f"{base}/select/logsql/query" == "http://localhost:9471/select/logsql/query"
+    assert headers == {"AccountID": "7", "ProjectID": "2"}
+    assert logs_select("http://localhost:9428", None) == ("http://localhost:9428", {})
     # data-ingestion/opentelemetry.md: logs_endpoint: http://localhost:9428/insert/opentelemetry/v1/logs
     assert logs_insert_url("http://localhost:9428/") == (
         "http://localhost:9428/insert/opentelemetry/v1/logs"
@@ -68,9 +71,13 @@ def test_victorialogs_and_victoriatraces_paths_match_the_docs() -> None:
     # vtcluster: http://vtinsert-<name>.<namespace>.svc:10481/insert/opentelemetry/v1/traces
     vtinsert = "http://vtinsert-<name>.<namespace>.svc:10481"
     assert traces_insert_url(vtinsert) == f"{vtinsert}/insert/opentelemetry/v1/traces"
-    # querying: /select/jaeger/api/traces/{trace_id} (on vtselect :10471 in a cluster)
+    # vtcluster: Query API http://vtselect-<name>.<namespace>.svc:10471/select/... ;
+    # querying: /select/jaeger/api/traces/{trace_id}, /select/logsql/query
     vtselect = "http://vtselect-<name>.<namespace>.svc:10471"
-    assert jaeger_select_url(vtselect, "traces/abc") == f"{vtselect}/select/jaeger/api/traces/abc"
+    base, headers = traces_select(vtselect, Tenant(3))
+    assert f"{base}/select/jaeger/api/traces/abc" == f"{vtselect}/select/jaeger/api/traces/abc"
+    assert f"{base}/select/logsql/query" == f"{vtselect}/select/logsql/query"
+    assert headers == {"AccountID": "3", "ProjectID": "0"}
 
 
 def test_one_setting_per_store_puts_the_tenant_where_its_cluster_wants_it() -> None:

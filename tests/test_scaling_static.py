@@ -22,7 +22,7 @@ import yaml
 from obs_mcp.config import Settings
 from obs_mcp.stack.components import COLLECTOR, resolve_binary
 from obs_mcp.stack.versions import pinned_versions
-from obs_mcp.tenancy import Tenant, metrics_select_base
+from obs_mcp.tenancy import Tenant, metrics_select
 from tests.k8s_files import DEPLOY, collector_tenants_config, service
 
 KEYS = json.loads((Path(__file__).parent / "data" / "helm_chart_keys.json").read_text())
@@ -80,7 +80,7 @@ def test_obs_mcp_env_reaches_the_select_services_with_the_tenant() -> None:
         "vtselect", CHARTS["victoria-traces-cluster"][1]["vtselect"]
     )
     vmselect = service("vmselect", CHARTS["victoria-metrics-cluster"][1]["vmselect"])
-    assert settings.metrics.url == metrics_select_base(vmselect, tenant)
+    assert settings.metrics.url == metrics_select(vmselect, tenant)[0]
     for store in (settings.logs, settings.traces):
         assert store.request_headers() == tenant.headers()
 

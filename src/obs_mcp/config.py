@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, Field, SecretStr
 
 from obs_mcp.errors import InvalidArgument
-from obs_mcp.tenancy import Tenant, metrics_select_base, tenant_from
+from obs_mcp.tenancy import SELECT, Tenant, tenant_from
 
 
 class StoreConfig(BaseModel):
@@ -28,7 +28,7 @@ class StoreConfig(BaseModel):
     account_id: str | None = None
     project_id: str | None = None
     env_prefix: str = ""  # VL / VM / VT: names the settings in hints
-    tenant_in_path: bool = False  # VictoriaMetrics cluster: the tenant is in `url`
+    tenant_headers: dict[str, str] = Field(default_factory=dict)  # where its cluster wants them
 
     @property
     def tenant(self) -> Tenant | None:
@@ -39,9 +39,7 @@ class StoreConfig(BaseModel):
         out = {key: value.get_secret_value() for key, value in self.headers.items()}
         if self.bearer_token is not None:
             out["Authorization"] = f"Bearer {self.bearer_token.get_secret_value()}"
-        tenant = self.tenant
-        if tenant is not None and not self.tenant_in_path:
-            out.update(tenant.headers())
+        out.update(self.tenant_headers)
         return out
 
 
@@ -69,11 +67,8 @@ class Settings(BaseModel):
                 project_id=env.get(f"{prefix}_PROJECT_ID"),
                 env_prefix=prefix,
             )
-            try:
-                tenant = config.tenant  # checked now: a bad id is a sentence at start-up
-                if prefix == "VM" and tenant is not None:  # vmselect: the tenant is a path
-                    config.url = metrics_select_base(config.url, tenant)
-                    config.tenant_in_path = True
+            try:  # a bad tenant id is a sentence at start-up
+                config.url, config.tenant_headers = SELECT[prefix](config.url, config.tenant)
             except ValueError as exc:
                 raise InvalidArgument(f"{name}: {exc}") from None
             return config

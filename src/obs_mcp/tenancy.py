@@ -57,21 +57,40 @@ def tenant_from(account: str | None, project: str | None, prefix: str) -> Tenant
     )
 
 
-def metrics_select_base(url: str, tenant: Tenant | None) -> str:
-    """The base the Prometheus API paths (`/api/v1/query`, ...) are appended to.
+Select = tuple[str, dict[str, str]]  # (base URL the API paths go under, tenant headers)
+
+
+def metrics_select(url: str, tenant: Tenant | None) -> Select:
+    """VictoriaMetrics: the base `/api/v1/query` etc. are appended to.
 
     No tenant: the URL as given (a single node, or a vmselect URL that already carries
-    `/select/<tenant>/prometheus`). A tenant: the vmselect root plus its tenant path.
+    `/select/<tenant>/prometheus`). A tenant: the vmselect root plus its tenant path; no
+    headers (vmselect ignores them when the path names the tenant).
     """
     base = url.rstrip("/")
     if tenant is None:
-        return base
+        return base, {}
     if _VM_TENANT_PATH.search(base):
         raise ValueError(
             f"VM_URL={url!r} already names a tenant path; set VM_ACCOUNT_ID/VM_PROJECT_ID "
             "or the path, not both"
         )
-    return f"{base}/select/{tenant.vm_path}/prometheus"
+    return f"{base}/select/{tenant.vm_path}/prometheus", {}
+
+
+def logs_select(url: str, tenant: Tenant | None) -> Select:
+    """VictoriaLogs: vlselect serves `/select/logsql/*` as a single node does; the tenant
+    goes in headers."""
+    return url.rstrip("/"), tenant.headers() if tenant else {}
+
+
+def traces_select(url: str, tenant: Tenant | None) -> Select:
+    """VictoriaTraces: vtselect serves `/select/logsql/*` and `/select/jaeger/api/*` as a
+    single node does; the tenant goes in headers."""
+    return url.rstrip("/"), tenant.headers() if tenant else {}
+
+
+SELECT = {"VL": logs_select, "VM": metrics_select, "VT": traces_select}
 
 
 def metrics_insert_url(url: str, tenant: Tenant | None) -> str:
@@ -90,14 +109,3 @@ def logs_insert_url(url: str) -> str:
 def traces_insert_url(url: str) -> str:
     """OTLP traces endpoint of a VictoriaTraces node or vtinsert (tenant in headers)."""
     return f"{url.rstrip('/')}/insert/opentelemetry/v1/traces"
-
-
-def logsql_select_url(url: str, endpoint: str) -> str:
-    """A LogsQL endpoint (`query`, `hits`, ...) of VictoriaLogs / vlselect, VictoriaTraces /
-    vtselect: the same path in both modes (tenant in headers)."""
-    return f"{url.rstrip('/')}/select/logsql/{endpoint}"
-
-
-def jaeger_select_url(url: str, suffix: str) -> str:
-    """VictoriaTraces' Jaeger query API (`services`, `traces/<id>`) on a node or vtselect."""
-    return f"{url.rstrip('/')}/select/jaeger/api/{suffix.lstrip('/')}"
