@@ -194,7 +194,9 @@ async def stack_health(backends: Backends, service: str | None = None) -> StackH
     hints = _pipeline_hints(collector, stores)
     # /health of a cluster select node stays 200 with a storage node down: its queries say so
     failed = {
-        s: o for s, o in zip(signals, outcomes[4:7], strict=True) if isinstance(o, StoreError)
+        signal: outcome
+        for signal, store, outcome in zip(signals, stores, outcomes[4:7], strict=True)
+        if store.up and isinstance(outcome, StoreError)
     }
     hints += [
         f"{error.store} is up but cannot answer queries: {error}" for error in failed.values()
