@@ -2,7 +2,9 @@
 
 VL_URL / VM_URL / VT_URL (the names the seed scripts used) plus, per store prefix
 VL_ / VM_ / VT_: *_BEARER_TOKEN, *_HEADERS ("Name: value; Name2: value2"),
-*_ACCOUNT_ID / *_PROJECT_ID (cluster tenants). OBS_MCP_TIMEOUT (seconds) bounds
+*_ACCOUNT_ID / *_PROJECT_ID (cluster tenants: headers for VictoriaLogs and VictoriaTraces,
+the vmselect path `/select/<a>:<p>/prometheus` appended to VM_URL for VictoriaMetrics; see
+tenancy.py). OBS_MCP_TIMEOUT (seconds) bounds
 every store call. OBS_MCP_GRAFANA_URL (the compose Grafana, http://127.0.0.1:3000) adds a
 Grafana Explore trace link to answers; without it links go to the stores' own UIs only.
 """
@@ -14,6 +16,9 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, Field, SecretStr
 
+from obs_mcp.errors import InvalidArgument
+from obs_mcp.tenancy import SELECT, Tenant, tenant_from
+
 
 class StoreConfig(BaseModel):
     name: str
@@ -22,16 +27,19 @@ class StoreConfig(BaseModel):
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     account_id: str | None = None
     project_id: str | None = None
+    env_prefix: str = ""  # VL / VM / VT: names the settings in hints
+    tenant_headers: dict[str, str] = Field(default_factory=dict)  # where its cluster wants them
+
+    @property
+    def tenant(self) -> Tenant | None:
+        return tenant_from(self.account_id, self.project_id, self.env_prefix or "store")
 
     def request_headers(self) -> dict[str, str]:
         """Headers sent on every request; secrets leave the SecretStr only here."""
         out = {key: value.get_secret_value() for key, value in self.headers.items()}
         if self.bearer_token is not None:
             out["Authorization"] = f"Bearer {self.bearer_token.get_secret_value()}"
-        if self.account_id is not None:
-            out["AccountID"] = self.account_id
-        if self.project_id is not None:
-            out["ProjectID"] = self.project_id
+        out.update(self.tenant_headers)
         return out
 
 
@@ -50,14 +58,20 @@ class Settings(BaseModel):
 
         def store(prefix: str, name: str, default_url: str) -> StoreConfig:
             token = env.get(f"{prefix}_BEARER_TOKEN")
-            return StoreConfig(
+            config = StoreConfig(
                 name=name,
                 url=env.get(f"{prefix}_URL", default_url).rstrip("/"),
                 bearer_token=SecretStr(token) if token else None,
                 headers={k: SecretStr(v) for k, v in _parse_headers(env.get(f"{prefix}_HEADERS"))},
                 account_id=env.get(f"{prefix}_ACCOUNT_ID"),
                 project_id=env.get(f"{prefix}_PROJECT_ID"),
+                env_prefix=prefix,
             )
+            try:  # a bad tenant id is a sentence at start-up
+                config.url, config.tenant_headers = SELECT[prefix](config.url, config.tenant)
+            except ValueError as exc:
+                raise InvalidArgument(f"{name}: {exc}") from None
+            return config
 
         return cls(
             logs=store("VL", "VictoriaLogs", "http://127.0.0.1:9428"),

@@ -44,11 +44,21 @@ def links_field() -> Any:
     )
 
 
+def partial_field() -> Any:
+    """`warnings`: only there when a cluster storage node was missing from the answer."""
+    return Field(
+        default_factory=list,
+        exclude_if=lambda v: not v,
+        description="partial answer: which storage node was missing",
+    )
+
+
 class LogsResult(Bounded):
     query: str = Field(description="the LogsQL actually run (with the service filter)")
     window: str
     rows: list[LogRow]
     links: dict[str, str] = links_field()
+    warnings: list[str] = partial_field()
 
 
 # ---- metrics ----------------------------------------------------------------------------------
@@ -87,6 +97,7 @@ class TracesResult(Bounded):
     window: str
     traces: list[TraceSummary]
     links: dict[str, str] = links_field()
+    warnings: list[str] = partial_field()
 
 
 class SpanLog(BaseModel):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Annotated, Literal
@@ -18,6 +19,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from obs_mcp import guides
+from obs_mcp.config import Settings
 from obs_mcp.core import (
     compare,
     correlate,
@@ -33,7 +35,7 @@ from obs_mcp.core import (
     wait,
 )
 from obs_mcp.core.backends import Backends, open_backends
-from obs_mcp.errors import ObsError
+from obs_mcp.errors import InvalidArgument, ObsError
 from obs_mcp.models import (
     CompareResult,
     CorrelatedTrace,
@@ -385,6 +387,11 @@ def main() -> None:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    try:
+        Settings.from_env()  # a malformed setting (a tenant id) is a sentence, not a traceback
+    except InvalidArgument as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     mcp.run()
 
 

@@ -82,10 +82,12 @@ def _serve(args: argparse.Namespace) -> int:
 
         serve_stdio()
         return 0
+    from obs_mcp.config import Settings
     from obs_mcp.errors import InvalidArgument
     from obs_mcp.http_serve import serve_http
 
     try:
+        Settings.from_env()  # a malformed setting (a tenant id) stops here with its sentence
         serve_http(args.transport, args.host, args.port)
     except InvalidArgument as exc:
         print(f"error: {exc}", file=sys.stderr)

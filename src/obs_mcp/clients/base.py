@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx2
 
 from obs_mcp.config import StoreConfig
-from obs_mcp.errors import OutOfRetention, QueryRejected, StoreError
+from obs_mcp.errors import OutOfRetention, QueryRejected, StorageNodeDown, StoreError
 
 # Request lines at INFO would flood an agent's stderr log; failures are reported as errors.
 logging.getLogger("httpx2").setLevel(logging.WARNING)
@@ -81,6 +81,8 @@ class StoreClient:
             raise self._fail(f"unreachable ({type(exc).__name__}: {exc})") from exc
         if response.status_code >= 400:
             detail = self._redact(clean_store_error(body))
+            if response.status_code == 502 and (nodes := unavailable_nodes(body)):
+                raise StorageNodeDown(self.name, self.url, nodes, "its select node answered 502")
             if OUT_OF_RETENTION in body:
                 raise OutOfRetention(self.name, self.url, detail, "The store keeps nothing there.")
             if response.status_code in (400, 422):
@@ -106,6 +108,14 @@ class StoreClient:
 
 
 _URL_IN_ERROR = re.compile(r"https?://\S+")
+# vlselect / vtselect (VictoriaLogs app/vlstorage/netselect): `cannot connect to storage
+# node at "http://host:port/internal/select/query": ...`, answered with 502 Bad Gateway.
+_NODE_DOWN = re.compile(r'cannot connect to storage node at \\?"https?://([^/"\\]+)')
+
+
+def unavailable_nodes(body: str) -> list[str]:
+    """host:port of every storage node a cluster select node says it could not reach."""
+    return sorted(set(_NODE_DOWN.findall(body)))
 
 
 def display_url(url: str) -> str:

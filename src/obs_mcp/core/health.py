@@ -192,6 +192,15 @@ async def stack_health(backends: Backends, service: str | None = None) -> StackH
         for i, s in enumerate(signals)
     ]
     hints = _pipeline_hints(collector, stores)
+    # /health of a cluster select node stays 200 with a storage node down: its queries say so
+    failed = {
+        signal: outcome
+        for signal, store, outcome in zip(signals, stores, outcomes[4:7], strict=True)
+        if store.up and isinstance(outcome, StoreError)
+    }
+    hints += [
+        f"{error.store} is up but cannot answer queries: {error}" for error in failed.values()
+    ]
     found = None
     if service:
         found = any(s.newest_for_service for s in stores)
@@ -208,12 +217,20 @@ async def stack_health(backends: Backends, service: str | None = None) -> StackH
             )
     for i, signal in enumerate(signals):
         store = stores[i]
+        if signal in failed:
+            continue
         if store.up and not store.newest:
             hints.append(MISSING_HINTS[signal])
         elif store.up and found and not store.newest_for_service:
             hints.append(f"{service!r} sends {MISSING_HINTS[signal]}")
     failing = any(collector.refused.values()) or any(collector.send_failed.values())
-    ok = collector.up and all(s.up for s in stores) and found is not False and not failing
+    ok = (
+        collector.up
+        and all(s.up for s in stores)
+        and found is not False
+        and not failing
+        and not failed
+    )
     return StackHealth(
         ok=ok,
         collector=collector,

@@ -214,8 +214,13 @@ def decode_request(body: bytes, content_type: str, encoding: str) -> ExportTrace
     return message
 
 
-def create_app(backend: str, timeout: float = 30.0) -> Starlette:
+def create_app(backend: str, timeout: float = 30.0, insert_backend: str | None = None) -> Starlette:
+    """`backend` answers the selects; rows go to `insert_backend` (default: the same one).
+    Two URLs put vt-compat in front of a VictoriaLogs cluster: vlselect and vlinsert."""
     client = httpx2.AsyncClient(base_url=backend, timeout=timeout)
+    inserter = (
+        httpx2.AsyncClient(base_url=insert_backend, timeout=timeout) if insert_backend else client
+    )
     rejections = RejectionLog()
 
     async def ingest(request: Request) -> Response:
@@ -231,7 +236,7 @@ def create_app(backend: str, timeout: float = 30.0) -> Starlette:
         if lines:
             tenant = {k: v for k, v in request.headers.items() if k.lower() in TENANT_HEADERS}
             try:
-                answer = await client.post(
+                answer = await inserter.post(
                     "/insert/jsonline",
                     params={"_stream_fields": STREAM_FIELDS, "_time_field": "_time"},
                     content=lines.encode(),
@@ -286,7 +291,9 @@ def create_app(backend: str, timeout: float = 30.0) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        async with client:
+        async with contextlib.AsyncExitStack() as stack:
+            for each in {id(c): c for c in (client, inserter)}.values():
+                await stack.enter_async_context(each)
             yield
 
     return Starlette(routes=routes, lifespan=lifespan)
@@ -296,10 +303,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listen", default="127.0.0.1:10428")
     parser.add_argument("--backend", default="http://127.0.0.1:10429")
+    parser.add_argument("--insert-backend", default=None, help="vlinsert of a cluster")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     host, _, port = args.listen.rpartition(":")
-    uvicorn.run(create_app(args.backend), host=host, port=int(port), log_level="warning")
+    app = create_app(args.backend, insert_backend=args.insert_backend)
+    uvicorn.run(app, host=host, port=int(port), log_level="warning")
 
 
 if __name__ == "__main__":
