@@ -145,7 +145,7 @@ def _apply(source: Path, fix: scratch.Fix, number: int) -> None:
         highlight=False,
     )
     for line in fix.patch.read_text().splitlines():
-        if line[:1] in "+-" and not line.startswith(("+++", "---")):
+        if line.startswith(("+", "-")) and not line.startswith(("+++", "---")):
             out.print(f"  {line}", highlight=False, markup=False)
 
 
