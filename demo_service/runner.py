@@ -35,7 +35,7 @@ DEFAULT_OTLP_ENDPOINT = "http://127.0.0.1:4318"
 DEFAULT_SHOP_PORT = 8000
 DEFAULT_PAYMENTS_PORT = 8001
 STOP_TIMEOUT_S = 10.0  # the SDK flushes its queues on SIGTERM; give it time
-START_TIMEOUT_S = 20.0
+START_TIMEOUT_S = 60.0  # instrumented startup takes 10-20 s on a busy 2-core machine
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Popen handles of services started by this process, so stop_demo can reap them
