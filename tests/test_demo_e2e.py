@@ -72,7 +72,12 @@ def _copy(dest: Path, fixes: tuple[scratch.Fix, ...]) -> Path:
 
 @asynccontextmanager
 async def _run(
-    stack: Stack, state_dir: Path, source: Path, seed: int, requests: int = 150
+    stack: Stack,
+    state_dir: Path,
+    source: Path,
+    seed: int,
+    requests: int = 150,
+    concurrency: int = 6,
 ) -> AsyncIterator[WorkloadSummary]:
     """A workload against services freshly started from `source`, which keep running (and
     exporting) until the caller has measured."""
@@ -85,7 +90,7 @@ async def _run(
         timeout=60,
     )
     try:
-        yield await run_workload(procs.shop_url, requests=requests, concurrency=6, seed=seed)
+        yield await run_workload(procs.shop_url, requests, concurrency, seed)
     finally:
         demo.stop_demo(state_dir, timeout=15)
 
@@ -218,11 +223,11 @@ async def test_n_plus_one_fix_cuts_checkout_p95_and_queries_to_one(
     slow_src = _copy(tmp_path / "src1", (scratch.CURRENCY_FIX,))
     fast_src = _copy(tmp_path / "src2", scratch.FIXES)
     async with Client(mcp) as client:
-        async with _run(native_stack, tmp_path / "slow", slow_src, seed, requests) as slow:
+        async with _run(native_stack, tmp_path / "slow", slow_src, seed, requests, 3) as slow:
             assert (await _settled_rate(client, slow))["total"] == requests
             assert slow.errors == 0
             per_request, repeats = await _store_view(slow, sum(lines) + requests - len(checkouts))
-        async with _run(native_stack, tmp_path / "fast", fast_src, seed, requests) as fast:
+        async with _run(native_stack, tmp_path / "fast", fast_src, seed, requests, 3) as fast:
             assert (await _settled_rate(client, fast))["total"] == requests
             assert fast.errors == 0
             per_request_fast, repeats_fast = await _store_view(fast, requests)

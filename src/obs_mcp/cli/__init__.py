@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the demo shop: run the whole loop, or start/stop it")
     demo.add_argument("action", choices=["run", "up", "down", "status"], nargs="?", default="run")
     demo.add_argument("--requests", type=int, default=400)
-    demo.add_argument("--concurrency", type=int, default=8)
+    demo.add_argument("--concurrency", type=int, default=4)
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument(
         "--fix-bug",
