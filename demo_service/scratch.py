@@ -52,6 +52,14 @@ def scratch_copy(dest: Path) -> Path:
     return dest
 
 
+def fixed_copy(dest: Path, fixes: tuple[Fix, ...] = FIXES) -> Path:
+    """`scratch_copy` with `fixes` applied in order; returns the import root."""
+    root = scratch_copy(dest)
+    for fix in fixes:
+        apply_fix(root, fix)
+    return root
+
+
 def apply_fix(root: Path, fix: Fix) -> list[Path]:
     """Apply one fix's patch to the copy under `root`; returns the files it changed."""
     return apply_patch(root, fix.patch.read_text(), fix.patch.name)

@@ -63,13 +63,6 @@ async def _call(client: Client, name: str, args: dict[str, Any]) -> dict[str, An
     return full_answer(name, result.structured_content)
 
 
-def _copy(dest: Path, fixes: tuple[scratch.Fix, ...]) -> Path:
-    root = scratch.scratch_copy(dest)
-    for fix in fixes:
-        scratch.apply_fix(root, fix)
-    return root
-
-
 @asynccontextmanager
 async def _run(
     stack: Stack,
@@ -112,7 +105,9 @@ async def test_demo_loop_matches_ground_truth_and_fix_drops_errors_to_zero(
 ) -> None:
     async with (
         Client(mcp) as client,
-        _run(native_stack, tmp_path / "before", _copy(tmp_path / "src0", ()), 11) as before,
+        _run(
+            native_stack, tmp_path / "before", scratch.fixed_copy(tmp_path / "src0", ()), 11
+        ) as before,
     ):
         assert before.errors > 0, "the seeded workload must hit the bug"
         rate = await _settled_rate(client, before)
@@ -123,11 +118,12 @@ async def test_demo_loop_matches_ground_truth_and_fix_drops_errors_to_zero(
         assert checkout["errors"] == before.endpoints["POST /api/checkout"].errors
         assert rate["operations"][0]["operation"] == "POST /api/checkout"
 
-        found = await _call(
-            client,
-            "search_traces",
-            {"service": "payments", "errors_only": True, "limit": 200, **_window(before)},
-        )
+        args = {"service": "payments", "errors_only": True, "limit": 200, **_window(before)}
+        for _ in range(120):  # payments exports on its own schedule: wait for its spans too
+            found = await _call(client, "search_traces", args)
+            if found["returned"] >= before.errors:
+                break
+            await anyio.sleep(0.25)
         assert found["returned"] == before.errors
         trace = await _call(client, "correlate_trace", {"trace_id": found["traces"][0]["trace_id"]})
         raised = [
@@ -145,7 +141,7 @@ async def test_demo_loop_matches_ground_truth_and_fix_drops_errors_to_zero(
         }
         assert {"shop", "payments"} <= logs_by_service
 
-    fixed = _copy(tmp_path / "src1", (scratch.CURRENCY_FIX,))
+    fixed = scratch.fixed_copy(tmp_path / "src1", (scratch.CURRENCY_FIX,))
     async with Client(mcp) as client, _run(native_stack, tmp_path / "after", fixed, 11) as after:
         assert after.errors == 0
         rate_after = await _settled_rate(client, after)
@@ -220,8 +216,8 @@ async def test_n_plus_one_fix_cuts_checkout_p95_and_queries_to_one(
     margin = slow_model - fast_model
     assert margin >= 3 * ROUND_TRIP_S * 1000, "the seeded plan must put big carts in the tail"
 
-    slow_src = _copy(tmp_path / "src1", (scratch.CURRENCY_FIX,))
-    fast_src = _copy(tmp_path / "src2", scratch.FIXES)
+    slow_src = scratch.fixed_copy(tmp_path / "src1", (scratch.CURRENCY_FIX,))
+    fast_src = scratch.fixed_copy(tmp_path / "src2", scratch.FIXES)
     async with Client(mcp) as client:
         async with _run(native_stack, tmp_path / "slow", slow_src, seed, requests, 3) as slow:
             assert (await _settled_rate(client, slow))["total"] == requests

@@ -70,13 +70,6 @@ def catalog_queries(request: PlannedRequest) -> int:
     return len(request.body["items"]) if request.body else 1
 
 
-def fixed_copy(dest: Path, fixes: tuple[scratch.Fix, ...] = scratch.FIXES) -> Path:
-    root = scratch.scratch_copy(dest)
-    for fix in fixes:
-        scratch.apply_fix(root, fix)
-    return root
-
-
 def load_module(root: Path, name: str) -> ModuleType:
     """demo_service.<name> as found under root (a patched copy), without touching sys.path."""
     spec = importlib.util.spec_from_file_location(
@@ -115,7 +108,7 @@ def test_non_upper_case_currency_raises_key_error(currency: str) -> None:
 
 @pytest.mark.parametrize("currency", ["usd", "eur", "gbp", "jpy", "Eur"])
 def test_currency_patch_prices_any_case(currency: str, tmp_path: Path) -> None:
-    pricing = load_module(fixed_copy(tmp_path, (scratch.CURRENCY_FIX,)), "pricing")
+    pricing = load_module(scratch.fixed_copy(tmp_path, (scratch.CURRENCY_FIX,)), "pricing")
     items = [pricing.ChargeItem.model_validate(item.model_dump()) for item in CART]
     fixed = pricing.compute_charge(items, "SAVE10", currency)
     assert fixed.model_dump() == compute_charge(CART, "SAVE10", currency.upper()).model_dump()
@@ -326,8 +319,19 @@ async def test_run_against_instrumented_services(state_dir: Path) -> None:
     assert {"orders.processed", "order.latency"} <= metric_names(shop)
     assert "payments.charged" in metric_names(payments)
 
-    # The N+1: one catalog query per cart line sent, each a child of the request's span.
+    # The N+1: one catalog query per cart line sent, each a child of the request's span,
+    # naming the line that issues it.
     assert queries_per_request(shop) == Counter(catalog_queries(r) for r in plan)
+    source = (ROOT / "demo_service" / "shop.py").read_text().splitlines()
+    line = next(
+        n for n, text in enumerate(source, 1) if "fetch_products([item.product_id])" in text
+    )
+    in_checkout = [r["attributes"] for r in shop if r.get("name") == QUERY_SPAN and
+                   r["attributes"]["code.function.name"] == "checkout"]  # fmt: skip
+    assert in_checkout and all(
+        a["code.file.path"] == "demo_service/shop.py" and a["code.line.number"] == line
+        for a in in_checkout
+    )
     assert max(catalog_queries(r) for r in plan) >= 3, "pick a seed with a big cart"
     assert summary.cart_lines == {
         str(n): c for n, c in sorted(Counter(len(r.body["items"]) for r in plan if r.body).items())
@@ -337,7 +341,7 @@ async def test_run_against_instrumented_services(state_dir: Path) -> None:
 async def test_fixed_copy_has_no_errors_and_one_catalog_query(
     state_dir: Path, tmp_path: Path
 ) -> None:
-    root = fixed_copy(tmp_path / "src")
+    root = scratch.fixed_copy(tmp_path / "src")
     demo = start_demo(
         state_dir,
         "http://127.0.0.1:9",

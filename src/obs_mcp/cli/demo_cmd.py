@@ -58,9 +58,7 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "up":
             root = demo.PROJECT_ROOT
             if args.fix_bug:
-                root = scratch.scratch_copy(demo.demo_dir(state_dir) / "fixed-src")
-                for fix in scratch.FIXES:
-                    scratch.apply_fix(root, fix)
+                root = scratch.fixed_copy(demo.demo_dir(state_dir) / "fixed-src")
             procs = demo.start_demo(
                 state_dir,
                 stack.settings.otlp_http_url,
