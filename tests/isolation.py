@@ -16,7 +16,7 @@ from pathlib import Path
 DEAD_URL = "http://127.0.0.1:9"  # the discard port: nothing answers, connections are refused
 DEAD_URL_VARS = ("VL_URL", "VM_URL", "VT_URL", "OBS_MCP_COLLECTOR_METRICS_URL")
 DROPPED_PREFIXES = ("VL_", "VM_", "VT_", "OBS_MCP_PORT_", "OTEL_EXPORTER_OTLP_")
-DROPPED = ("OBS_MCP_HTTP_TOKEN", "OBS_MCP_TIMEOUT", "OBS_MCP_STATE_DIR", "DEMO_FIX_BUG")
+DROPPED = ("OBS_MCP_HTTP_TOKEN", "OBS_MCP_TIMEOUT", "OBS_MCP_STATE_DIR")
 
 
 def isolate_environment(state_dir: Path) -> dict[str, str]:

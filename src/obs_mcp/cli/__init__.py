@@ -27,9 +27,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the demo shop: run the whole loop, or start/stop it")
     demo.add_argument("action", choices=["run", "up", "down", "status"], nargs="?", default="run")
     demo.add_argument("--requests", type=int, default=400)
-    demo.add_argument("--concurrency", type=int, default=8)
+    demo.add_argument("--concurrency", type=int, default=4)
     demo.add_argument("--seed", type=int, default=42)
-    demo.add_argument("--fix-bug", action="store_true", help="start the services with the fix")
+    demo.add_argument(
+        "--fix-bug",
+        action="store_true",
+        help="up: start a scratch copy with both fixes (demo_service/patches) applied",
+    )
     demo.add_argument("--shop-port", type=int, default=8000)
     demo.add_argument("--payments-port", type=int, default=8001)
     return parser
