@@ -368,7 +368,8 @@ async def _timeline(
     names = [client.prompt, client.api_request, client.tool_decision, client.tool_result]
     query = (
         f"{_base(client, [session.session_id])} {logsql_in('event.name', names)} "
-        f"| sort by (_time) | limit {MAX_TIMELINE_ROWS + 1}"
+        # event.sequence orders Claude Code's events within one millisecond (Codex has none)
+        f'| sort by (_time, "event.sequence") | limit {MAX_TIMELINE_ROWS + 1}'
     )
     events = await backends.logs.query(query, window)
     session.timeline, session.timeline_omitted = event_timeline(client, events)
