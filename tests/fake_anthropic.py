@@ -79,6 +79,7 @@ class Script:
     tool_input: dict[str, Any] = field(default_factory=lambda: {"since": "1h"})
     calls: int = TOOL_CALLS
     pause: float = FINAL_REPLY_PAUSE_S
+    reject: int | None = None  # an HTTP status for every model call (400: not retried)
 
 
 def _handler(api: FakeApi, lock: threading.Lock, script: Script) -> type[BaseHTTPRequestHandler]:
@@ -86,6 +87,11 @@ def _handler(api: FakeApi, lock: threading.Lock, script: Script) -> type[BaseHTT
         def do_POST(self) -> None:
             body = self.read_json()
             model = body.get("model", "claude-sonnet-4-5")
+            if script.reject is not None:
+                with lock:
+                    api.calls.append(ApiCall(model, False, 0, False))
+                self.send_error_json(script.reject)
+                return
             results = sum(
                 1
                 for message in body.get("messages") or []

@@ -28,6 +28,15 @@ class SseHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def send_error_json(self, status: int) -> None:
+        body = {"type": "error", "error": {"type": "invalid_request_error", "message": "fake"}}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def do_GET(self) -> None:
         self.send_response(404)
         self.end_headers()

@@ -27,7 +27,7 @@ from tests import fake_openai
 from tests.agent_clis import CLAUDE_RUN_ENV, OBS_MCP, run_cli
 from tests.fake_anthropic import INPUT_TOKENS, OUTPUT_TOKENS, Script, fake_anthropic
 from tests.known_telemetry import logsql
-from tests.waiting import wait_for_value
+from tests.waiting import wait_for, wait_for_value
 
 CHILD = Path(__file__).with_name("agent_child.py")
 DEADLINE_S = 90  # a bound, not the proof: each wait returns once its figures are there
@@ -367,3 +367,55 @@ def test_claude_code_without_traces_says_children_are_not_knowable(
     assert timeline[0] == (0, "prompt", "user_prompt") and timeline[-1][1] == "api_call"
     assert [n.time for n in session.timeline] == sorted(n.time for n in session.timeline)
     assert any("children are not knowable" in n for n in session.notes), session.notes
+
+
+@pytest.mark.slow
+@pytest.mark.stack
+def test_claude_code_failed_model_call_counts_as_api_error(
+    agent_env: tuple[Path, dict[str, str]], native_stack: Stack
+) -> None:
+    """The model API refuses every request (HTTP 400): the session has one api_error (Claude
+    Code sent the request 3 times but logs one api_error event per failed call), no
+    successful API call and no tokens."""
+    project, env = agent_env
+    settings = native_stack.settings
+    run_id = uuid.uuid4().hex
+    with fake_anthropic(Script(reject=400)) as api:
+        run_env = {
+            **env,
+            **claude_code_telemetry_env(settings),
+            **CLAUDE_RUN_ENV,
+            "OTEL_RESOURCE_ATTRIBUTES": f"obs_mcp.test_run={run_id}",
+            "ANTHROPIC_BASE_URL": api.url,
+            "ANTHROPIC_API_KEY": "sk-ant-test-not-a-key",
+        }
+        res = subprocess.run(
+            ["claude", "-p", "hello", "--model", MODEL],
+            cwd=project, env=run_env, capture_output=True, text=True, timeout=180,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    assert res.returncode != 0 and api.calls, (res.returncode, res.stdout)
+    prompt = f'obs_mcp.test_run:="{run_id}" event.name:=user_prompt'
+    session_id = wait_for(lambda: logsql(settings.vl_url, prompt), timeout=DEADLINE_S)[0][
+        "session.id"
+    ]
+    keys = ("prompts", "api_calls", "api_errors", "tokens", "tool_calls")
+    tokens = {"input": 0, "output": 0, "cache_read": 0, "cache_creation": 0}
+    wait_for_value(
+        lambda: {
+            k: v
+            for k, v in _figures(_one(_sessions(settings, session_id, "claude-code"))).items()
+            if k in keys
+        },
+        {
+            "prompts": 1,
+            "api_calls": 0,
+            "api_errors": 1,
+            "tokens": tokens,
+            "tool_calls": [],
+        },
+        timeout=DEADLINE_S,
+        interval=0.5,
+    )
+    (error,) = logsql(settings.vl_url, f'"session.id":="{session_id}" event.name:=api_error')
+    assert (error["status_code"], error["model"]) == ("400", MODEL)
