@@ -11,8 +11,9 @@ import shlex
 import subprocess
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import pytest
@@ -20,8 +21,15 @@ import pytest
 from obs_mcp.agents import claude_code_telemetry_env, codex_telemetry_toml
 from obs_mcp.config import Settings
 from obs_mcp.core.agent_sessions import agent_sessions
-from obs_mcp.core.backends import open_backends
-from obs_mcp.models import AgentSession, AgentSessionsResult, ChildService, ToolUse
+from obs_mcp.core.backends import Backends, open_backends
+from obs_mcp.core.correlate import correlate_trace
+from obs_mcp.models import (
+    AgentSession,
+    AgentSessionsResult,
+    ChildService,
+    CorrelatedTrace,
+    ToolUse,
+)
 from obs_mcp.stack.runner import Stack, StackSettings
 from tests import fake_openai
 from tests.agent_clis import CLAUDE_RUN_ENV, OBS_MCP, run_cli
@@ -29,18 +37,28 @@ from tests.fake_anthropic import INPUT_TOKENS, OUTPUT_TOKENS, Script, fake_anthr
 from tests.known_telemetry import logsql
 from tests.waiting import wait_for, wait_for_value
 
+T = TypeVar("T")
 CHILD = Path(__file__).with_name("agent_child.py")
 DEADLINE_S = 90  # a bound, not the proof: each wait returns once its figures are there
 MODEL = "claude-sonnet-4-5"
 
 
-def _sessions(settings: StackSettings, session_id: str, client: str) -> AgentSessionsResult:
-    async def go() -> AgentSessionsResult:
-        env = settings.store_env()
-        async with open_backends(Settings.from_env(env)) as backends:
-            return await agent_sessions(backends, session_id, client, since="1h")
+def _on_stack(settings: StackSettings, call: Callable[[Backends], Awaitable[T]]) -> T:
+    """One core call against the test stack's stores, as the MCP tool and CLI make it."""
+
+    async def go() -> T:
+        async with open_backends(Settings.from_env(settings.store_env())) as backends:
+            return await call(backends)
 
     return anyio.run(go)
+
+
+def _sessions(settings: StackSettings, session_id: str, client: str) -> AgentSessionsResult:
+    return _on_stack(settings, lambda b: agent_sessions(b, session_id, client, since="1h"))
+
+
+def _correlated(settings: StackSettings, trace_id: str) -> CorrelatedTrace:
+    return _on_stack(settings, lambda b: correlate_trace(b, trace_id, since="1h"))
 
 
 def _child_command(settings: StackSettings, out: Path, service: str) -> str:
@@ -154,6 +172,10 @@ def test_claude_code_session_with_its_child_in_one_trace(
     assert (child.service, child.trace_id) == (child_service, trace_id)
     assert execution.span_id == parent_span  # TRACEPARENT named the tool's execution span
     assert seen["span"].split("-")[1] == child.span_id
+    # correlate_trace renders the same tree: the child under the tool's execution span
+    tree_spans = {n.span_id: n for n in _correlated(settings, trace_id).spans}
+    assert tree_spans[child.span_id].parent_span_id == execution.span_id
+    assert tree_spans[child.span_id].depth == child.depth
 
     # the CLI gives the same figures (`--json`: the tool's answer), and the tree for a human;
     # only the figures the wait established are compared (a late event may move `end`)
