@@ -7,7 +7,17 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
+
+import anyio
+
+from obs_mcp.config import Settings
+from obs_mcp.core.backends import Backends, open_backends
+from obs_mcp.stack.runner import StackSettings
+
+T = TypeVar("T")
 
 OBS_MCP = [sys.executable, "-m", "obs_mcp.cli"]
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -60,6 +70,16 @@ def install_obs(cwd: Path, env: dict[str, str], *args: str) -> None:
         timeout=60,
     )
     assert res.returncode == 0, res.stderr
+
+
+def on_stack(settings: StackSettings, call: Callable[[Backends], Awaitable[T]]) -> T:
+    """One core call against the test stack's stores, as the MCP tool and CLI make it."""
+
+    async def go() -> T:
+        async with open_backends(Settings.from_env(settings.store_env())) as backends:
+            return await call(backends)
+
+    return anyio.run(go)
 
 
 # What makes one `claude -p` run deterministic (Claude Code 2.1.332, read in its bundle and docs):

@@ -23,8 +23,10 @@ from obs_mcp.agents import (
     server_spec,
 )
 from obs_mcp.agents.tomledit import set_table
+from obs_mcp.core.agent_sessions import agent_sessions
+from obs_mcp.models import McpUse, ToolUse
 from obs_mcp.stack.runner import Stack, StackPorts, StackSettings
-from tests.agent_clis import CLAUDE_RUN_ENV, OBS_MCP, install_obs, run_cli
+from tests.agent_clis import CLAUDE_RUN_ENV, OBS_MCP, install_obs, on_stack, run_cli
 from tests.fake_anthropic import (
     INPUT_TOKENS,
     OBS_TOOL,
@@ -490,6 +492,13 @@ def test_claude_code_telemetry_reaches_stack(
         + " | stats by (mcp_tool_name) count() calls",
     )
     assert per_tool == [{"mcp_tool_name": "list_services", "calls": str(TOOL_CALLS)}]
+    # agent_sessions names the same MCP calls per server + tool
+    session_id = logsql(settings.vl_url, events("tool_result"))[0]["session.id"]
+    (session,) = on_stack(
+        settings, lambda b: agent_sessions(b, session_id, "claude-code", since="1h")
+    ).sessions
+    assert session.mcp_calls == [McpUse(server="obs", tool="list_services", calls=TOOL_CALLS)]
+    assert session.tool_calls == [ToolUse(tool="mcp_tool", calls=TOOL_CALLS, accepted=TOOL_CALLS)]
     requests = logsql(settings.vl_url, events("api_request"))
     assert (
         sorted((r["input_tokens"], r["output_tokens"]) for r in requests)

@@ -11,17 +11,13 @@ import shlex
 import subprocess
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import anyio
 import pytest
 
 from obs_mcp.agents import claude_code_telemetry_env, codex_telemetry_toml
-from obs_mcp.config import Settings
 from obs_mcp.core.agent_sessions import agent_sessions
-from obs_mcp.core.backends import Backends, open_backends
 from obs_mcp.core.correlate import correlate_trace
 from obs_mcp.models import (
     AgentSession,
@@ -32,33 +28,22 @@ from obs_mcp.models import (
 )
 from obs_mcp.stack.runner import Stack, StackSettings
 from tests import fake_openai
-from tests.agent_clis import CLAUDE_RUN_ENV, OBS_MCP, run_cli
+from tests.agent_clis import CLAUDE_RUN_ENV, OBS_MCP, on_stack, run_cli
 from tests.fake_anthropic import INPUT_TOKENS, OUTPUT_TOKENS, Script, fake_anthropic
 from tests.known_telemetry import logsql
 from tests.waiting import wait_for, wait_for_value
 
-T = TypeVar("T")
 CHILD = Path(__file__).with_name("agent_child.py")
 DEADLINE_S = 90  # a bound, not the proof: each wait returns once its figures are there
 MODEL = "claude-sonnet-4-5"
 
 
-def _on_stack(settings: StackSettings, call: Callable[[Backends], Awaitable[T]]) -> T:
-    """One core call against the test stack's stores, as the MCP tool and CLI make it."""
-
-    async def go() -> T:
-        async with open_backends(Settings.from_env(settings.store_env())) as backends:
-            return await call(backends)
-
-    return anyio.run(go)
-
-
 def _sessions(settings: StackSettings, session_id: str, client: str) -> AgentSessionsResult:
-    return _on_stack(settings, lambda b: agent_sessions(b, session_id, client, since="1h"))
+    return on_stack(settings, lambda b: agent_sessions(b, session_id, client, since="1h"))
 
 
 def _correlated(settings: StackSettings, trace_id: str) -> CorrelatedTrace:
-    return _on_stack(settings, lambda b: correlate_trace(b, trace_id, since="1h"))
+    return on_stack(settings, lambda b: correlate_trace(b, trace_id, since="1h"))
 
 
 def _child_command(settings: StackSettings, out: Path, service: str) -> str:
