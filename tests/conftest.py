@@ -15,6 +15,7 @@ from obs_mcp.stack.install import install_all
 from obs_mcp.stack.runner import Stack, StackPorts, StackSettings
 from obs_mcp.stack.specs import traces_mode
 from tests import clients
+from tests.agent_clis import agent_env_vars
 from tests.isolation import DEAD_URL, isolate_environment
 from tests.known_telemetry import Shop, Small, emit_shop, emit_small, wait_for_shop, wait_for_small
 from tests.picture_telemetry import Trend, emit_trend
@@ -99,6 +100,15 @@ def client_bin() -> Path:
     if npm is None:
         pytest.skip("npm (Node.js) is not installed: the real-client tests need it")
     return clients.bin_dir(npm)
+
+
+@pytest.fixture
+def agent_env(client_bin: Path, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A project dir and the env for the pinned CLIs, with every home in tmp_path."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (tmp_path / "home").mkdir()
+    return project, agent_env_vars(client_bin, tmp_path / "home", tmp_path / "xdg")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from obs_mcp import guides
 from obs_mcp.config import Settings
+from obs_mcp.core import agent_sessions as agents
 from obs_mcp.core import (
     compare,
     correlate,
@@ -37,6 +38,7 @@ from obs_mcp.core import (
 from obs_mcp.core.backends import Backends, open_backends
 from obs_mcp.errors import InvalidArgument, ObsError
 from obs_mcp.models import (
+    AgentSessionsResult,
     CompareResult,
     CorrelatedTrace,
     ErrorRateResult,
@@ -66,7 +68,8 @@ Telemetry of the apps on this machine (OTel -> VictoriaLogs/Metrics/Traces). Wor
    before -> after figures, e.g. "error rate 18.7% -> 0%".
 service_overview / top_errors summarise a service; stack_health explains missing data;
 list_fields names the span/log attribute keys that exist (for tags= and LogsQL filters).
-query_logs / query_metrics are for questions the above do not answer.
+query_logs / query_metrics are for questions the above do not answer; agent_sessions shows
+your own sessions (tokens, failed tool calls, the processes you started).
 Durations are ms, times RFC3339 UTC; `since` is relative (15m), explicit start/end win."""
 
 READ_ONLY = ToolAnnotations(
@@ -354,6 +357,21 @@ async def wait_for_data(
         ),
         "wait_for_data",
     )  # fmt: skip
+
+
+@mcp.tool(annotations=READ_ONLY)
+async def agent_sessions(
+    ctx: Context,
+    session_id: Annotated[str | None, Field(description="one session: adds its tree")] = None,
+    since: Annotated[str, Field(description="e.g. 2h, 7d")] = "1d",
+    limit: Annotated[int, Field(ge=1, le=50)] = 10,
+) -> Annotated[CallToolResult, AgentSessionsResult]:
+    """Your own sessions (Claude Code, Codex), newest first: tokens, cost, API errors,
+    tool/MCP calls, failures, child processes."""
+    return await _answer(
+        agents.agent_sessions(_backends(ctx), session_id, None, since, None, None, limit),
+        "agent_sessions",
+    )
 
 
 @mcp.resource("obs://cheatsheet/logsql", mime_type="text/markdown")

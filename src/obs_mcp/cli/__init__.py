@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from obs_mcp.cli import analysis_cmd, discover_cmd, install_cmd, query_cmd, report_cmd, stack_cmd
+from obs_mcp.cli import (
+    analysis_cmd,
+    discover_cmd,
+    install_cmd,
+    query_cmd,
+    report_cmd,
+    sessions_cmd,
+    stack_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     discover_cmd.add_parsers(sub)
     install_cmd.add_parsers(sub)
     report_cmd.add_parsers(sub)
+    sessions_cmd.add_parsers(sub)
     demo = sub.add_parser("demo", help="the demo shop: run the whole loop, or start/stop it")
     demo.add_argument("action", choices=["run", "up", "down", "status"], nargs="?", default="run")
     demo.add_argument("--requests", type=int, default=400)
@@ -56,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         return install_cmd.run(args)
     if args.command in report_cmd.COMMANDS:
         return report_cmd.run(args)
+    if args.command in sessions_cmd.COMMANDS:
+        return sessions_cmd.run(args)
     if args.command == "demo":
         return _demo(args)
     parser.error(f"unknown command {args.command}")
