@@ -59,7 +59,7 @@ async def run(args: argparse.Namespace) -> tuple[int, str]:
         print(f"isolated stack healthy in {up_s:.2f} s ({stack.state_dir})", flush=True)
 
         async def fresh() -> list[Table]:
-            return [freshness.tools_table(await freshness.measure_tools(stack, probes))]
+            return [freshness.tools_table(await freshness.measure(stack, probes))]
 
         service = answer_size.SERVICES[1]
 

@@ -31,6 +31,12 @@ LATE_TRACE_IDS = "freshness: a new trace can be missing from trace-id lookups fo
 LATE_POINTS = "freshness: instant queries miss the newest 30 s of samples"
 FLUSH = "crash safety: a SIGKILL can lose up to 5 s of acknowledged data instead of 1 s"
 RETENTION = "data is kept for the binary's default retention"
+NO_FLUSH_KEY = "freshness: the tools cannot flush it, so answers may miss the newest 1-2 s"
+
+
+def flush_flag(settings: StackSettings) -> Flag:
+    """The stack's secret (a file, never on the command line): tools flush before a query."""
+    return Flag(f"-forceFlushAuthKey=file://{settings.flush_key_file}", NO_FLUSH_KEY)
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,7 @@ def stack_specs(settings: StackSettings) -> list[ProcessSpec]:
                 Flag("-opentelemetry.usePrometheusNaming=true"),  # the names tools document
                 Flag("-inmemoryDataFlushInterval=1s", FLUSH),
                 Flag("-search.latencyOffset=1s", LATE_POINTS),
+                flush_flag(s),
             ],
             p.victoriametrics,
             s.vm_url,
@@ -158,7 +165,11 @@ def stack_specs(settings: StackSettings) -> list[ProcessSpec]:
             "victorialogs",
             "VictoriaLogs",
             vl,
-            [Flag("-retentionPeriod=7d", RETENTION), Flag("-inmemoryDataFlushInterval=1s", FLUSH)],
+            [
+                Flag("-retentionPeriod=7d", RETENTION),
+                Flag("-inmemoryDataFlushInterval=1s", FLUSH),
+                flush_flag(s),
+            ],
             p.victorialogs,
             s.vl_url,
             data / "victorialogs",
@@ -208,6 +219,7 @@ def _traces_specs(settings: StackSettings, vl: Path) -> list[ProcessSpec]:
                     Flag("-search.latencyOffset=1s", LATE_SPANS),
                     Flag("-insert.indexFlushInterval=1s", LATE_TRACE_IDS),
                     Flag("-inmemoryDataFlushInterval=1s", FLUSH),
+                    flush_flag(s),
                 ],
                 p.victoriatraces,
                 s.vt_url,
@@ -223,6 +235,7 @@ def _traces_specs(settings: StackSettings, vl: Path) -> list[ProcessSpec]:
             Flag("-retentionPeriod=7d", RETENTION),
             Flag("-defaultMsgValue=-", "rows without _msg get VictoriaLogs' default message"),
             Flag("-inmemoryDataFlushInterval=1s", FLUSH),
+            flush_flag(s),  # vt-compat passes /internal/force_flush through to it
         ],
         p.vt_backend,
         s.vt_backend_url,
