@@ -17,7 +17,7 @@ from pathlib import Path
 
 import anyio
 
-from benchmarks import answer_size, coldstart, freshness, overhead, scale
+from benchmarks import answer_size, coldstart, flush_cost, freshness, overhead, scale
 from benchmarks.common import Table, isolated_stack, machine_facts
 
 GOALS = """\
@@ -76,16 +76,27 @@ async def run(args: argparse.Namespace) -> tuple[int, str]:
         async def big() -> list[Table]:
             return await scale.measure(stack, items, calls)
 
-        await section("freshness", fresh)
-        await section("answer size", size)
-        await section("tool overhead", over)
-        await section("cold starts", cold)
-        await section("scale", big)
+        async def flush() -> list[Table]:
+            return [await flush_cost.measure(stack, items // 20, items // 50)]
+
+        sections = {
+            "freshness": fresh,
+            "answer size": size,
+            "tool overhead": over,
+            "cold starts": cold,
+            "scale": big,
+            "flush cost": flush,
+        }
+        for name, body in sections.items():
+            if not args.only or name in args.only:
+                await section(name, body)
     total = time.monotonic() - began
-    order = ["1.", "2.", "3.", "4a", "4b", "5."]
+    order = ["1.", "2.", "3.", "4a", "4b", "5.", "6."]
     tables.sort(key=lambda t: next((i for i, o in enumerate(order) if t.title.startswith(o)), 9))
     load_end = " ".join(f"{x:.2f}" for x in os.getloadavg())
     mode = "--quick (50k spans / 50k logs, 20 probes)" if quick else "full"
+    if args.only:
+        mode += f", only {', '.join(args.only)}"
     lines = [
         "# Benchmarks",
         "",
@@ -124,6 +135,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="50k spans/logs, fewer probes")
     parser.add_argument("--out", default="docs/BENCHMARKS.md")
+    parser.add_argument(
+        "--only",
+        type=lambda text: [part.strip() for part in text.split(",")],
+        help="comma-separated sections, e.g. 'freshness,cold starts,flush cost' (write --out "
+        "elsewhere: the file then holds only those)",
+    )
     args = parser.parse_args()
     code, text = anyio.run(run, args)
     out = Path(args.out)
