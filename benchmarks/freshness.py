@@ -109,13 +109,18 @@ class Run:
 
 
 async def measure_run(stack: Stack, run: Run, probes: int, lanes: int = 4) -> Results:
-    """`lanes` emitters (own service and counter each) probe concurrently; within a lane the
-    four signals of a round run concurrently, each polled until both sides see it."""
+    """`lanes` emitters (own service and counter each) probe concurrently, each with its own
+    store clients, as one agent session's server has; within a lane the four signals of a
+    round run concurrently, each polled until both sides see it."""
     s = stack.settings
     out: Results = {signal: [] for signal in SIGNALS}
     rounds = -(-probes // lanes)
 
-    async def lane(backends: Backends, http: httpx2.AsyncClient) -> None:
+    async def lane(http: httpx2.AsyncClient) -> None:
+        async with open_backends(run.settings(stack)) as backends:
+            await probe(backends, http)
+
+    async def probe(backends: Backends, http: httpx2.AsyncClient) -> None:
         em = run.emitter(stack)
         counter = em.meter.create_counter("freshness.probe")
         total = 0
@@ -153,13 +158,9 @@ async def measure_run(stack: Stack, run: Run, probes: int, lanes: int = 4) -> Re
                     group.start_soon(one, name, checks, since)
         await anyio.to_thread.run_sync(em.shutdown)
 
-    async with (
-        open_backends(run.settings(stack)) as backends,
-        httpx2.AsyncClient(timeout=10) as http,
-        anyio.create_task_group() as group,
-    ):
+    async with httpx2.AsyncClient(timeout=10) as http, anyio.create_task_group() as group:
         for _ in range(lanes):
-            group.start_soon(lane, backends, http)
+            group.start_soon(lane, http)
     return out
 
 
@@ -281,7 +282,9 @@ def tools_table(results: dict[str, Results]) -> Table:
         )
     table.notes += [
         "Clock starts when the SDK's force_flush (the OTLP/HTTP export) returns; 4 emitters (own "
-        f"service and counter each) probe concurrently, polled every {POLL_S * 1000:.0f} ms. "
+        "service, counter and store clients each, like 4 agent sessions) probe concurrently, "
+        f"polled every {POLL_S * 1000:.0f} ms after a miss (a tool call that misses takes "
+        "longer than a raw query: it also looks for why, e.g. close service names). "
         "raw = the store's own query API (LogsQL / PromQL instant query), tool = the core "
         "function the MCP tool wraps (query_logs, search_traces, query_metrics).",
         "flush on = the tools hold the stack's force-flush key (`obs-mcp stack env`): before a "
