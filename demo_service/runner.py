@@ -24,6 +24,7 @@ from typing import Literal
 import httpx
 from pydantic import BaseModel
 
+from obs_mcp.pipeline import APP_EXPORT_ENV
 from obs_mcp.stack import procs as proc_util
 
 # Every demo process runs `python -m demo_service.<name>`: how we recognise our pids.
@@ -172,9 +173,7 @@ def service_env(
             "OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION": "true",
             "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "false",
             "OTEL_PYTHON_LOG_CORRELATION": "true",
-            "OTEL_METRIC_EXPORT_INTERVAL": "1000",
-            "OTEL_BSP_SCHEDULE_DELAY": "200",
-            "OTEL_BLRP_SCHEDULE_DELAY": "200",
+            **APP_EXPORT_ENV,  # the export delays chosen in obs_mcp/pipeline.py, with reasons
             # Collector restarts: the SDK retries an export with backoff 1, 2, 4, 8 s only
             # while it fits in this timeout (default 10 s: ~7 s of outage), and the batch
             # queues (default 2048) must hold what arrives meanwhile. Measured in

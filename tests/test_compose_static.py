@@ -57,6 +57,7 @@ COLLECTOR_CONFIG_TARGET = "/etc/otelcol/config.yaml"
 
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?err}, ${VAR?err}, ${VAR:+alt};
 # "$${" is compose's escape for a literal "${" and is not an interpolation.
+USER_VARIABLES = {"OBS_MCP_FORCE_FLUSH_KEY"}  # from the user's shell, not versions.env
 INTERPOLATION = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])[^}]*)?\}")
 
 
@@ -159,7 +160,11 @@ def published_ports(service: dict[str, Any]) -> list[tuple[str | None, str, str]
 
 
 def test_every_interpolated_variable_is_pinned(versions: dict[str, str]) -> None:
-    used = {m.group(1) for m in INTERPOLATION.finditer(COMPOSE_FILE.read_text())}
+    found = list(INTERPOLATION.finditer(COMPOSE_FILE.read_text()))
+    for match in found:  # the user's own setting: optional, so it must carry a default
+        if match.group(1) in USER_VARIABLES:
+            assert match.group(2) == ":-", f"{match.group(0)}: give it a default (:-)"
+    used = {m.group(1) for m in found} - USER_VARIABLES
     assert used, "compose file interpolates no ${VAR}: image tags are not taken from versions.env"
     missing = sorted(used - versions.keys())
     assert not missing, f"compose file uses variables versions.env does not define: {missing}"
@@ -446,6 +451,8 @@ def test_store_flags_match_native_mode(
     assert vt.get("retentionPeriod") == "7d"
     assert vt.get("search.latencyOffset") == "1s"
     assert vt.get("insert.indexFlushInterval") == "1s"
+    for store in (vm, vl, vt):  # the same key the tools read (config.py)
+        assert store.get("forceFlushAuthKey") == "${OBS_MCP_FORCE_FLUSH_KEY:-}"
     declared = set(compose.get("volumes") or {})
     for store, volume in zip(STORES, ("vmdata", "vldata", "vtdata"), strict=True):
         data_path = flags(services[store]).get("storageDataPath")

@@ -88,6 +88,9 @@ def test_up_status_down_leaves_nothing_behind(
     assert logs.returncode == 0 and "victoriametrics.log" in logs.stdout
     exports = _cli(env, "stack", "env")
     assert f"export VM_URL=http://127.0.0.1:{ports.victoriametrics}" in exports.stdout
+    key_file = state_dir / "force-flush.key"
+    assert f"export OBS_MCP_FORCE_FLUSH_KEY_FILE={key_file.absolute()}" in exports.stdout
+    assert key_file.read_text().strip() not in exports.stdout, "a path is printed, not the key"
     down = _cli(env, "stack", "down")
     assert down.returncode == 0
     assert not any(pid_alive(pid) for pid in pids), "a stack process survived `down`"

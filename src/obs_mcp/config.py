@@ -7,17 +7,24 @@ the vmselect path `/select/<a>:<p>/prometheus` appended to VM_URL for VictoriaMe
 tenancy.py). OBS_MCP_TIMEOUT (seconds) bounds
 every store call. OBS_MCP_GRAFANA_URL (the compose Grafana, http://127.0.0.1:3000) adds a
 Grafana Explore trace link to answers; without it links go to the stores' own UIs only.
+OBS_MCP_FORCE_FLUSH_KEY (or OBS_MCP_FORCE_FLUSH_KEY_FILE, the file `obs-mcp stack env` names)
+and OBS_MCP_FORCE_FLUSH_URLS (comma-separated; default: the native/compose loopback URLs) let
+the tools flush that stack's stores before a query of the last seconds (clients/flush.py).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr
 
 from obs_mcp.errors import InvalidArgument
 from obs_mcp.tenancy import SELECT, Tenant, tenant_from
+
+# VictoriaLogs, VictoriaMetrics, VictoriaTraces on the native stack's and compose's ports
+DEFAULT_URLS = ("http://127.0.0.1:9428", "http://127.0.0.1:8428", "http://127.0.0.1:10428")
 
 
 class StoreConfig(BaseModel):
@@ -51,6 +58,8 @@ class Settings(BaseModel):
     collector_metrics_url: str = "http://127.0.0.1:8888/metrics"
     max_response_bytes: int = 8 * 1024 * 1024
     grafana_url: str | None = None
+    force_flush_key: SecretStr | None = None
+    force_flush_urls: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -74,14 +83,20 @@ class Settings(BaseModel):
             return config
 
         return cls(
-            logs=store("VL", "VictoriaLogs", "http://127.0.0.1:9428"),
-            metrics=store("VM", "VictoriaMetrics", "http://127.0.0.1:8428"),
-            traces=store("VT", "VictoriaTraces", "http://127.0.0.1:10428"),
+            logs=store("VL", "VictoriaLogs", DEFAULT_URLS[0]),
+            metrics=store("VM", "VictoriaMetrics", DEFAULT_URLS[1]),
+            traces=store("VT", "VictoriaTraces", DEFAULT_URLS[2]),
             timeout_s=float(env.get("OBS_MCP_TIMEOUT", "15")),
             collector_metrics_url=env.get(
                 "OBS_MCP_COLLECTOR_METRICS_URL", "http://127.0.0.1:8888/metrics"
             ),
             grafana_url=env.get("OBS_MCP_GRAFANA_URL") or None,
+            force_flush_key=_flush_key(env),
+            force_flush_urls=frozenset(
+                normalize_url(url)
+                for url in env.get("OBS_MCP_FORCE_FLUSH_URLS", ",".join(DEFAULT_URLS)).split(",")
+                if url.strip()
+            ),
         )
 
 
@@ -94,3 +109,25 @@ def _parse_headers(raw: str | None) -> list[tuple[str, str]]:
         if sep and name.strip():
             pairs.append((name.strip(), value.strip()))
     return pairs
+
+
+def _flush_key(env: Mapping[str, str]) -> SecretStr | None:
+    """The stack's force-flush key: given as is, or read from the (0600) file the stack keeps."""
+    if key := env.get("OBS_MCP_FORCE_FLUSH_KEY", "").strip():
+        return SecretStr(key)
+    if path := env.get("OBS_MCP_FORCE_FLUSH_KEY_FILE"):
+        try:
+            key = Path(path).read_text().strip()
+        except OSError:
+            return None  # a stack that was wiped: no flushes, every answer still right
+        return SecretStr(key) if key else None
+    return None
+
+
+def normalize_url(url: str) -> str:
+    """Scheme and host lowercased, no trailing slash: how flush scopes compare URLs."""
+    scheme, sep, rest = url.strip().rstrip("/").partition("://")
+    if not sep:
+        return url.strip()
+    host, slash, path = rest.partition("/")
+    return f"{scheme.lower()}://{host.lower()}{slash}{path}"

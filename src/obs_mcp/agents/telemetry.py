@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from obs_mcp.agents.tomledit import inline_value
+from obs_mcp.pipeline import AGENT_EXPORT_ENV
 from obs_mcp.stack.runner import StackSettings
 
 
@@ -16,12 +17,11 @@ def claude_code_telemetry_env(settings: StackSettings, traces: bool = True) -> d
         "OTEL_LOGS_EXPORTER": "otlp",
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         "OTEL_EXPORTER_OTLP_ENDPOINT": settings.otlp_http_url,
-        "OTEL_METRIC_EXPORT_INTERVAL": "10000",
+        **AGENT_EXPORT_ENV,  # obs_mcp/pipeline.py: 1 s, with the reason
         # Claude Code exports delta sums by default; VictoriaMetrics stores deltas as they come,
         # so `sum by (type) (claude_code_token_usage_tokens_total)` would show the last export
         # interval only. Cumulative makes the counters Prometheus-style running totals.
         "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "cumulative",
-        "OTEL_LOGS_EXPORT_INTERVAL": "5000",
         # tool_result events then name the MCP server/tool and parameters (local stack only)
         "OTEL_LOG_TOOL_DETAILS": "1",
     }

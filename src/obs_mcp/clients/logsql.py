@@ -93,6 +93,7 @@ class LogsQLClient(StoreClient):
     ) -> list[Row]:
         """Rows of `/select/logsql/query` (newest `limit` when a limit is given)."""
         params = self._params(query, window, limit=limit, extra_filters=extra_filters)
+        await self.fresh(_end(window))
         try:
             text = await self.get_text("/select/logsql/query", params)
         except OutOfRetention:
@@ -109,6 +110,7 @@ class LogsQLClient(StoreClient):
     async def field_names(self, query: str, window: Window) -> Hits:
         """`/select/logsql/field_names`: every field of the matching rows, with the number
         of rows that carry it (`{"values": [{"value": name, "hits": n}]}`)."""
+        await self.fresh(_end(window))
         payload = await self.get_json("/select/logsql/field_names", self._params(query, window))
         values = payload.get("values") if isinstance(payload, dict) else None
         return self._hits(values, "value", "field_names")
@@ -123,6 +125,7 @@ class LogsQLClient(StoreClient):
             query, window, limit=limit, max_values_per_field=max_values,
             max_value_len=max_value_len, keep_const_fields=1,
         )  # fmt: skip
+        await self.fresh(_end(window))
         payload = await self.get_json("/select/logsql/facets", params)
         facets = payload.get("facets") if isinstance(payload, dict) else None
         if not isinstance(facets, list):
@@ -140,3 +143,7 @@ class LogsQLClient(StoreClient):
             return [(str(item[key]), int(item["hits"])) for item in items]
         except (KeyError, TypeError, ValueError) as exc:
             raise self._fail(f"{endpoint} answered an unexpected item ({exc})") from None
+
+
+def _end(window: Window | None) -> float | None:
+    return None if window is None else window.end.timestamp()

@@ -17,6 +17,7 @@ from obs_mcp.core.fields import LOG_SERVICE, SERVICE
 from obs_mcp.core.names import closest
 from obs_mcp.errors import StoreError
 from obs_mcp.models import CollectorHealth, StackHealth, StoreHealth
+from obs_mcp.pipeline import APP_EXPORT_ENV
 from obs_mcp.queries import check_name, logsql_exact, logsql_field, promql_matcher
 from obs_mcp.timeparse import Window, parse_store_time, rfc3339
 
@@ -32,7 +33,8 @@ _COUNTERS = {
 MISSING_HINTS = {
     "traces": "no spans: export traces with OTEL_TRACES_EXPORTER=otlp and "
     "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 (opentelemetry-instrument for Python)",
-    "metrics": "no metrics: set OTEL_METRICS_EXPORTER=otlp, and OTEL_METRIC_EXPORT_INTERVAL=5000 "
+    "metrics": "no metrics: set OTEL_METRICS_EXPORTER=otlp, and "
+    f"OTEL_METRIC_EXPORT_INTERVAL={APP_EXPORT_ENV['OTEL_METRIC_EXPORT_INTERVAL']} "
     "(ms; the default 60000 delays the first point by a minute)",
     "logs": "no logs: set OTEL_LOGS_EXPORTER=otlp and turn on logging instrumentation "
     "(Python: OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED=true)",

@@ -174,11 +174,16 @@ async def wait_for_data(
             await progress(round(now - began, 3), timeout, message)
             last_report, reported = now, message
         await anyio.sleep(min(POLL_S, max(0.0, deadline - time.monotonic())))
-    return await _answer(backends, ask, seen, since_at, time.monotonic() - began)
+    return await _answer(backends, ask, seen, since_at, time.monotonic() - began, timeout)
 
 
 async def _answer(
-    backends: Backends, ask: _Ask, seen: _Seen, since_at: datetime, waited: float
+    backends: Backends,
+    ask: _Ask,
+    seen: _Seen,
+    since_at: datetime,
+    waited: float,
+    asked_s: float,
 ) -> WaitResult:
     arrived = seen.enough(ask)
     result = WaitResult(
@@ -194,7 +199,9 @@ async def _answer(
     if arrived:
         return result
     result.hint = (
-        f"Timed out after {waited:.1f}s waiting for {ask.describe()} since {result.since}: "
+        # the timeout asked for: the last poll (a store flush + counts) may end a little later,
+        # which waited_s tells exactly
+        f"Timed out after {asked_s:g}s waiting for {ask.describe()} since {result.since}: "
         f"saw {seen.progress(ask)}. "
     )
     result.health, diagnosis = await _diagnosis(backends, ask)

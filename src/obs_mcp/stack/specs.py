@@ -34,6 +34,14 @@ RETENTION = "data is kept for the binary's default retention"
 NO_SCRAPE = "the stack-health dashboard has no history of the collector's and stores' own metrics"
 
 
+NO_FLUSH_KEY = "freshness: the tools cannot flush it, so answers may miss the newest 1-2 s"
+
+
+def flush_flag(settings: StackSettings) -> Flag:
+    """The stack's secret (a file, never on the command line): tools flush before a query."""
+    return Flag(f"-forceFlushAuthKey=file://{settings.flush_key_file}", NO_FLUSH_KEY)
+
+
 @dataclass(frozen=True)
 class Flag:
     arg: str  # "-search.latencyOffset=1s"
@@ -151,6 +159,7 @@ def stack_specs(settings: StackSettings) -> list[ProcessSpec]:
                 Flag("-search.latencyOffset=1s", LATE_POINTS),
                 # The stack's own health (collector counters, store ingestion) over time.
                 Flag(f"-promscrape.config={scrape_config_path()}", NO_SCRAPE),
+                flush_flag(s),
             ],
             p.victoriametrics,
             s.vm_url,
@@ -161,7 +170,11 @@ def stack_specs(settings: StackSettings) -> list[ProcessSpec]:
             "victorialogs",
             "VictoriaLogs",
             vl,
-            [Flag("-retentionPeriod=7d", RETENTION), Flag("-inmemoryDataFlushInterval=1s", FLUSH)],
+            [
+                Flag("-retentionPeriod=7d", RETENTION),
+                Flag("-inmemoryDataFlushInterval=1s", FLUSH),
+                flush_flag(s),
+            ],
             p.victorialogs,
             s.vl_url,
             data / "victorialogs",
@@ -217,6 +230,7 @@ def _traces_specs(settings: StackSettings, vl: Path) -> list[ProcessSpec]:
                     Flag("-search.latencyOffset=1s", LATE_SPANS),
                     Flag("-insert.indexFlushInterval=1s", LATE_TRACE_IDS),
                     Flag("-inmemoryDataFlushInterval=1s", FLUSH),
+                    flush_flag(s),
                 ],
                 p.victoriatraces,
                 s.vt_url,
@@ -232,6 +246,7 @@ def _traces_specs(settings: StackSettings, vl: Path) -> list[ProcessSpec]:
             Flag("-retentionPeriod=7d", RETENTION),
             Flag("-defaultMsgValue=-", "rows without _msg get VictoriaLogs' default message"),
             Flag("-inmemoryDataFlushInterval=1s", FLUSH),
+            flush_flag(s),  # vt-compat passes /internal/force_flush through to it
         ],
         p.vt_backend,
         s.vt_backend_url,

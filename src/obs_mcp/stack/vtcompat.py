@@ -6,8 +6,10 @@ exactly VictoriaTraces' field names (`trace_id`, `span_id`, `parent_span_id`, `n
 `kind`, `status_code`, `duration` in ns, `resource_attr:*`, `span_attr:*`, `event:*`,
 `link:*`; stream fields `resource_attr:service.name` + `name`; `_time` = span end), and
 every `/select/logsql/*` request is passed to the VictoriaLogs behind it unchanged. So
-the same LogsQL that obs-mcp sends to a real VictoriaTraces works here. The Jaeger API
-is not provided (obs-mcp does not use it).
+the same LogsQL that obs-mcp sends to a real VictoriaTraces works here; so is
+`/internal/force_flush` (GET or POST, `authKey`), which the span store checks against the
+stack's key and answers by making the spans it buffers searchable, as VictoriaTraces does.
+The Jaeger API is not provided (obs-mcp does not use it).
 
 The collector only gets its 200 once the backend accepted the rows, so its retry queue
 covers a backend restart as it does for the real store. A batch the backend refuses (a
