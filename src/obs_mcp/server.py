@@ -136,8 +136,8 @@ async def error_rate(
 ) -> Annotated[CallToolResult, ErrorRateResult]:
     """Exact requests, errors, error rate and p50/p95/p99 (ms, nearest rank) of a service, per
     operation, over ALL its spans. Request = entry SERVER/CONSUMER span (nested ones of the
-    same service count once); error = status ERROR or UNSET with HTTP >= 500. Measure a problem
-    or verify a fix; for failing requests use search_traces."""
+    same service count once); error = status ERROR or UNSET with HTTP >= 500. Measure, or
+    verify a fix; failing requests: search_traces."""
     from obs_mcp.core import red
 
     return await _answer(
@@ -161,8 +161,7 @@ async def search_traces(
     limit: Annotated[int, Field(ge=1, le=200)] = 20,
 ) -> Annotated[CallToolResult, TracesResult]:
     """Find traces (newest first) that touched a service: summaries with root operation,
-    duration, span and error counts. Returns trace ids for correlate_trace; use error_rate
-    for rates, not counts of these."""
+    duration, span and error counts. Trace ids for correlate_trace; rates: error_rate."""
     from obs_mcp.core import traces
 
     return await _answer(
@@ -290,8 +289,7 @@ async def top_errors(
 ) -> Annotated[CallToolResult, TopErrorsResult]:
     """What fails, as incidents: the span where each error started (exception type + message
     template, count, first/last seen, sample trace and log, code location), with the callers'
-    errors that only propagate it listed under it. error_rate says how often;
-    correlate_trace(sample_trace_id) shows one in full."""
+    errors that only propagate it listed under it. correlate_trace(sample_trace_id) shows one."""
     from obs_mcp.core import signatures
 
     return await _answer(
@@ -338,7 +336,7 @@ async def list_fields(
 ) -> Annotated[CallToolResult, FieldsResult]:
     """The attribute keys of a service's spans and logs with their top values and exact
     counts. Call before search_traces(tags=...) or a query_logs filter instead of guessing
-    keys; service_overview gives its RED and errors, not keys."""
+    keys."""
     from obs_mcp.core import discovery
 
     return await _answer(
@@ -359,9 +357,8 @@ async def wait_for_data(
     timeout: Annotated[float, Field(gt=0, le=30, description="seconds")] = 10,  # noqa: ASYNC109
 ) -> Annotated[CallToolResult, WaitResult]:
     """After a re-run, before reading it: waits (progress notifications) until a service or
-    run has the new requests/log lines, counted from start (default: this call), then
-    returns counts and newest times; on timeout, what it saw and where the pipeline stops
-    (stack_health). Pass start = the run's start."""
+    run has the new requests/log lines, counted from start (default: this call); on timeout,
+    what it saw and where the pipeline stops (stack_health). Pass start = the run's start."""
     from obs_mcp.core import wait
 
     return await _answer(
