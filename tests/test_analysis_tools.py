@@ -207,7 +207,7 @@ async def test_tools_list_budget_resources_prompt() -> None:
     names = {t.name for t in tools}
     assert {"compare_runs", "top_errors", "service_overview", "stack_health"} <= names
     assert {"list_fields", "wait_for_data"} <= names
-    assert len(tools) == 12
+    assert len(tools) == 13
     assert all(t.annotations and t.annotations.read_only_hint for t in tools)
     chars = len(json.dumps([t.model_dump(by_alias=True, exclude_none=True, mode="json")
                             for t in tools]))  # fmt: skip

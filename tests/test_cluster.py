@@ -240,7 +240,7 @@ async def test_storage_node_down_under_load(
         for store in (cluster.spans, cluster.logs):
             query = load_query if store is cluster.spans else '"service.name":~"^load"'
             for node in store.storage:
-                wait_for(lambda n=node, q=query: rows_on(n, tenant, q) > 0, timeout=30)
+                wait_for(lambda n=node, q=query: rows_on(n, tenant, q) > 0, timeout=90)
         down = [cluster.logs.storage[1], cluster.spans.storage[1]]
         for node in down:
             node.stop()
