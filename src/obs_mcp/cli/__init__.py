@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from obs_mcp.cli import analysis_cmd, discover_cmd, install_cmd, query_cmd, stack_cmd
+from obs_mcp.cli import analysis_cmd, discover_cmd, install_cmd, query_cmd, run_cmd, stack_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     analysis_cmd.add_parsers(sub)
     discover_cmd.add_parsers(sub)
     install_cmd.add_parsers(sub)
+    run_cmd.add_parsers(sub)
     demo = sub.add_parser("demo", help="the demo shop: run the whole loop, or start/stop it")
     demo.add_argument("action", choices=["run", "up", "down", "status"], nargs="?", default="run")
     demo.add_argument("--requests", type=int, default=400)
@@ -49,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         return discover_cmd.run(args)
     if args.command in install_cmd.COMMANDS:
         return install_cmd.run(args)
+    if args.command in run_cmd.COMMANDS:
+        return run_cmd.run(args)
     if args.command == "demo":
         return _demo(args)
     parser.error(f"unknown command {args.command}")
