@@ -25,6 +25,7 @@ import anyio
 from obs_mcp.config import Settings
 from obs_mcp.errors import ObsError
 from obs_mcp.run import node, pykit, summary
+from obs_mcp.run.announced import Announced
 from obs_mcp.run.command import classify
 from obs_mcp.run.env import TraceParent, child_env, default_service, new_run_id
 from obs_mcp.run.lines import Line, parse
@@ -127,14 +128,16 @@ def _run(
                 "process.executable.name": os.path.basename(argv[0])}  # fmt: skip
     shipper = Shipper(endpoint, resource) if endpoint else None
     reports = Reports(Path(env["OBS_MCP_RUN_STATUS_DIR"]), _say)
+    announced = Announced()
+    env.update(announced.env)
 
     def on_line(text: str, stream: str) -> None:
-        if shipper is not None:
+        if shipper is not None and not announced.consume(text):
             shipper.add(parse(text, stream))
 
     started = datetime.now(UTC)
     try:
-        child = Child(argv, env, on_line)
+        child = Child(argv, env, on_line, pass_fds=(announced.write_fd,))
     except FileNotFoundError:
         _say(f"command not found: {argv[0]}")
         code = NOT_FOUND
@@ -142,10 +145,12 @@ def _run(
         _say(f"not executable: {argv[0]}")
         code = NOT_EXECUTABLE
     else:
+        announced.child_started()
         code = child.wait()
         if child.undrained:
             _say("processes the command left running still hold its output: stopped reading")
     reports.close()
+    announced.close()
     seconds = (datetime.now(UTC) - started).total_seconds()
     command = shlex.join(argv)
     _say(f"run id {run_id}: `{command[:200]}` exited with code {code} after {seconds:.1f}s")

@@ -62,9 +62,13 @@ def exit_status(returncode: int) -> int:
 class Child:
     """One started command; `wait()` returns its exit status once its output is drained."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], on_line: OnLine) -> None:
+    def __init__(
+        self, argv: list[str], env: dict[str, str], on_line: OnLine, pass_fds: tuple[int, ...] = ()
+    ) -> None:
         self.started = time.time()
-        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=pass_fds
+        )
         self.signals: list[int] = []
         self.undrained = False
         self._threads = [

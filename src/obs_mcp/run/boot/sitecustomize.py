@@ -14,6 +14,7 @@ It runs under the app's interpreter: stdlib only, no obs_mcp import, and it neve
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib.machinery
 import importlib.util
 import json
@@ -148,6 +149,53 @@ def _exit_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, stop)
 
 
+def _announcer() -> Any:
+    """The pipe to `obs-mcp run` for "this record's line is the SDK's too" (or None).
+
+    A record the SDK exports and the app also prints would arrive twice: as the SDK's
+    record (with trace ids) and as the printed line. The text of such a record is written
+    here just before the app's handlers print it, so `obs-mcp run` skips that line. The fd
+    is checked against the pipe's identity: a grandchild that did not inherit it must not
+    write into whatever file now has that number."""
+    try:
+        fd = int(os.environ.get("OBS_MCP_RUN_LOGGED_FD", ""))
+        st = os.fstat(fd)
+    except (ValueError, OSError):
+        return None
+    if f"{st.st_dev}:{st.st_ino}" != os.environ.get("OBS_MCP_RUN_LOGGED_ID"):
+        return None
+    formatter = logging.Formatter()
+
+    def announce(logger: logging.Logger, record: logging.LogRecord) -> None:
+        if not _printed(logger, record):
+            return
+        lines = record.getMessage().splitlines()
+        if record.exc_info:
+            lines += formatter.formatException(record.exc_info).splitlines()
+        text = "\n".join(ln[:500] for ln in lines[:100] if ln.strip()) + "\n"
+        with contextlib.suppress(OSError):  # full or gone: the line is then sent twice
+            os.write(fd, text.encode("utf-8", "replace"))
+
+    return announce
+
+
+def _printed(logger: logging.Logger, record: logging.LogRecord) -> bool:
+    """Whether a console handler on the record's way prints it (stdout or stderr)."""
+    found = False
+    current: logging.Logger | None = logger
+    while current is not None:
+        for handler in current.handlers:
+            found = True
+            stream = getattr(handler, "stream", None)
+            if record.levelno >= handler.level and stream in (sys.stdout, sys.stderr):
+                return True
+        if not current.propagate:
+            break
+        current = current.parent
+    last = logging.lastResort
+    return not found and last is not None and record.levelno >= last.level
+
+
 def _hand_records_aside() -> None:
     """Upstream puts the OTel log handler on the root logger before the app configures
     logging. That changes what the app prints: `logging.basicConfig()` becomes a no-op and
@@ -161,11 +209,16 @@ def _hand_records_aside() -> None:
     for handler in ours:
         root.removeHandler(handler)
     original = logging.Logger.callHandlers
+    announce = _announcer()
 
     def call_handlers(self: logging.Logger, record: logging.LogRecord) -> None:
+        exported = False
         for handler in ours:
             if record.levelno >= handler.level:
                 handler.handle(record)
+                exported = True
+        if exported and announce is not None:
+            announce(self, record)
         original(self, record)
 
     logging.Logger.callHandlers = call_handlers  # type: ignore[method-assign]
