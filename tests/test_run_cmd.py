@@ -9,6 +9,7 @@ query core and raw LogsQL and must equal what the test sent.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -59,6 +60,10 @@ FLASK_APP = textwrap.dedent(
         app.run(host="127.0.0.1", port=int(sys.argv[1]))
     """
 )
+
+
+def _obs_run(*args: str) -> list[str]:
+    return [sys.executable, "-m", "obs_mcp.cli", "run", *args]
 
 
 def _env(stack: Stack) -> dict[str, str]:
@@ -121,8 +126,16 @@ def _get(url: str) -> int:
 def _run_flask(stack: Stack, venv: Path, app: Path, service: str, ok: int, fail: int) -> Run:
     port = free_port("127.0.0.1")
     run_id = f"{service}-{uuid.uuid4().hex[:8]}"
-    argv = [sys.executable, "-m", "obs_mcp.cli", "run", "--service", service, "--run-id", run_id,
-            "--", str(venv / "bin" / "python"), str(app), str(port)]  # fmt: skip
+    argv = _obs_run(
+        "--service",
+        service,
+        "--run-id",
+        run_id,
+        "--",
+        str(venv / "bin" / "python"),
+        str(app),
+        str(port),
+    )
     started = time.time()
     proc = subprocess.Popen(
         argv, env=_env(stack), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -226,8 +239,7 @@ def test_stdlib_program_exit_code_and_lines(native_stack: Stack, tmp_path: Path)
     app = tmp_path / "tool.py"
     app.write_text(STDLIB_APP, encoding="utf-8")
     service, run_id = f"tool-{uuid.uuid4().hex[:6]}", f"r-{uuid.uuid4().hex[:8]}"
-    argv = [sys.executable, "-m", "obs_mcp.cli", "run", "--service", service, "--run-id", run_id,
-            "--", sys.executable, str(app), "3"]  # fmt: skip
+    argv = _obs_run("--service", service, "--run-id", run_id, "--", sys.executable, str(app), "3")
     done = subprocess.run(argv, env=_env(native_stack), capture_output=True, text=True, timeout=120)
     assert done.returncode == 3, done.stderr
     assert done.stdout.splitlines()[:1] == ["plain line one"]
@@ -258,29 +270,24 @@ def test_inherited_traceparent_puts_the_run_in_that_trace(
     trace_id, parent = uuid.uuid4().hex, uuid.uuid4().hex[:16]
     service = f"tp-{uuid.uuid4().hex[:6]}"
     env = {**_env(native_stack), "TRACEPARENT": f"00-{trace_id}-{parent}-01"}
-    argv = [
-        sys.executable,
-        "-m",
-        "obs_mcp.cli",
-        "run",
-        "--service",
-        service,
-        "--",
-        sys.executable,
-        str(app),
-    ]
+    argv = _obs_run("--service", service, "--", sys.executable, str(app))
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    vt = native_stack.settings.vt_url
-    deadline = time.monotonic() + 30
-    rows: list[dict[str, str]] = []
-    while time.monotonic() < deadline and len(rows) < 2:
-        rows = logsql(vt, f'trace_id:="{trace_id}"', limit="10")
-        time.sleep(0.3)
+    rows = _spans(native_stack, f'trace_id:="{trace_id}"', 2)
     spans = {r["name"]: r for r in rows}
     run_span = spans[f"obs-mcp run {Path(sys.executable).name}"]
     assert run_span["parent_span_id"] == parent
     assert spans["inside the child"]["parent_span_id"] == run_span["span_id"]
+
+
+def _spans(stack: Stack, query: str, want: int) -> list[dict[str, str]]:
+    """Span rows of a raw LogsQL query, polled until `want` are there (or 30 s passed)."""
+    deadline = time.monotonic() + 30
+    rows = logsql(stack.settings.vt_url, query, limit="20")
+    while len(rows) < want and time.monotonic() < deadline:
+        time.sleep(0.3)
+        rows = logsql(stack.settings.vt_url, query, limit="20")
+    return rows
 
 
 def test_kit_pins_match_the_lock() -> None:
@@ -289,13 +296,71 @@ def test_kit_pins_match_the_lock() -> None:
 
 
 def test_no_command_is_a_usage_error() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "obs_mcp.cli", "run"], capture_output=True, text=True
-    )
+    done = subprocess.run(_obs_run(), capture_output=True, text=True)
     assert done.returncode == 2 and "give a command" in done.stderr
 
 
 def test_missing_command_exits_127(native_stack: Stack) -> None:
-    argv = [sys.executable, "-m", "obs_mcp.cli", "run", "--", "no-such-command-obs-mcp"]
+    argv = _obs_run("--", "no-such-command-obs-mcp")
     done = subprocess.run(argv, env=_env(native_stack), capture_output=True, text=True, timeout=60)
     assert done.returncode == 127 and "command not found" in done.stderr
+
+
+SLOW_SPAN = textwrap.dedent(
+    """
+    import sys, time
+    from opentelemetry import trace
+    with trace.get_tracer("t").start_as_current_span("before the signal"):
+        pass
+    print("ready", flush=True)
+    time.sleep(120)
+    """
+)
+
+
+def test_sigterm_reaches_the_child_which_still_flushes(native_stack: Stack, tmp_path: Path) -> None:
+    app = tmp_path / "slow.py"
+    app.write_text(SLOW_SPAN, encoding="utf-8")
+    service = f"term-{uuid.uuid4().hex[:6]}"
+    argv = _obs_run("--service", service, "--", sys.executable, str(app))
+    proc = subprocess.Popen(
+        argv, env=_env(native_stack), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    query = f'"resource_attr:service.name":="{service}" name:="before the signal"'
+    assert len(_spans(native_stack, query, 1)) == 1, err
+
+
+def test_node_with_and_without_auto_instrumentations(native_stack: Stack, tmp_path: Path) -> None:
+    node_bin = shutil.which("node")
+    if node_bin is None:
+        pytest.skip("node is not installed")
+    script = tmp_path / "app.js"
+    script.write_text("console.log('node says hi')\n", encoding="utf-8")
+    argv = _obs_run("--no-summary", "--", node_bin, str(script))
+    bare = subprocess.run(
+        argv, cwd=tmp_path, env=_env(native_stack), capture_output=True, text=True, timeout=60
+    )
+    assert bare.returncode == 0 and bare.stdout == "node says hi\n"
+    assert (
+        "npm install --save-dev @opentelemetry/api @opentelemetry/auto-instrumentations-node"
+        in bare.stderr
+    )
+    # The package's entry point as npm lays it out; here it only proves node loaded it.
+    package = tmp_path / "node_modules" / "@opentelemetry" / "auto-instrumentations-node"
+    (package / "build" / "src").mkdir(parents=True)
+    (package / "package.json").write_text('{"name": "@opentelemetry/auto-instrumentations-node"}')
+    (package / "build" / "src" / "register.js").write_text(
+        "console.log('registered for ' + process.env.OTEL_SERVICE_NAME)\n"
+    )
+    loaded = subprocess.run(
+        [*argv[:5], "--service", "nodeapp", *argv[5:]], cwd=tmp_path, env=_env(native_stack),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout == "registered for nodeapp\nnode says hi\n"
+    assert f"Node: instrumented with {package}" in loaded.stderr
