@@ -39,7 +39,6 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", DEFAULT_OTLP_ENDPOINT),
         help="OTLP/HTTP base URL (default: $OTEL_EXPORTER_OTLP_ENDPOINT or %(default)s)",
     )
-    parser.add_argument("--fix-bug", action="store_true", help="run payments with DEMO_FIX_BUG=1")
     return parser.parse_args(argv)
 
 
@@ -49,7 +48,6 @@ def main(argv: list[str] | None = None) -> int:
     names: list[ServiceName] = list(SERVICES) if args.service == "all" else [args.service]
     ports: dict[ServiceName, int] = {"shop": args.shop_port, "payments": args.payments_port}
     payments_url = client_url(args.host, args.payments_port)
-    fix_bug = args.fix_bug or os.environ.get("DEMO_FIX_BUG") == "1"
 
     children: list[subprocess.Popen[bytes]] = []
 
@@ -62,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             children.append(
                 subprocess.Popen(
                     service_command(name, args.host, ports[name], payments_url),
-                    env=service_env(name, args.otlp_endpoint, fix_bug),
+                    env=service_env(name, args.otlp_endpoint),
                 )
             )
         while all(child.poll() is None for child in children):

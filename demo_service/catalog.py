@@ -1,10 +1,29 @@
-"""The shop's product catalog: a fixed in-memory table so runs are reproducible."""
+"""The shop's product catalog: a fixed table behind a simulated database round trip.
+
+The rows are fixed so runs are reproducible. Every query costs one round trip
+(`ROUND_TRIP_S`, as to a database in another region) whatever it asks for, so the
+number of queries a request makes is what its catalog time depends on — which is
+what makes an N+1 (one query per cart line) show in checkout latency, by design
+larger than what a busy machine adds to a request.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+from collections.abc import Iterable
 from decimal import Decimal
+from pathlib import Path
 
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from pydantic import BaseModel
+
+ROUND_TRIP_S = 0.080
+QUERY_SPAN = "SELECT products"
+_COLUMNS = "id, name, category, price_usd"
+
+tracer = trace.get_tracer("demo_service.catalog")
 
 
 class Product(BaseModel):
@@ -37,3 +56,50 @@ PRODUCTS: dict[int, Product] = {
         _p(12, "Green tea 250g", "tea", "15.75"),
     )
 }
+
+
+def query_text(ids: list[int] | None) -> str:
+    """The SQL a real catalog database would be sent (ids as bind parameters)."""
+    sql = f"SELECT {_COLUMNS} FROM products"
+    return sql if ids is None else f"{sql} WHERE id IN ({', '.join('?' * len(ids))})"
+
+
+async def fetch_products(ids: Iterable[int] | None = None) -> dict[int, Product]:
+    """The products with these ids (all products for None) in one query: one round trip.
+
+    Each call is one CLIENT span named like a database span (`SELECT products`), so
+    the trace shows every query a request made, and where in the code it was made
+    (`code.*` of the caller: the line an N+1 fix has to change).
+    """
+    wanted = None if ids is None else list(dict.fromkeys(ids))
+    with tracer.start_as_current_span(QUERY_SPAN, kind=SpanKind.CLIENT) as span:
+        span.set_attributes(
+            {
+                "db.system.name": "other_sql",
+                "db.collection.name": "products",
+                "db.operation.name": "SELECT",
+                "db.query.text": query_text(wanted),
+                **_caller(),
+            }
+        )
+        await asyncio.sleep(ROUND_TRIP_S)
+        rows = {
+            pid: product for pid, product in PRODUCTS.items() if wanted is None or pid in wanted
+        }
+        span.set_attribute("db.response.returned_rows", len(rows))
+        return rows
+
+
+def _caller() -> dict[str, str | int]:
+    """Where fetch_products was called from (runs before the first await, so the calling
+    coroutine's frame is still the one below)."""
+    frame = inspect.currentframe()
+    caller = frame.f_back.f_back if frame and frame.f_back else None
+    if caller is None:
+        return {}
+    path = Path(caller.f_code.co_filename)
+    return {
+        "code.function.name": caller.f_code.co_name,
+        "code.file.path": f"{path.parent.name}/{path.name}",
+        "code.line.number": caller.f_lineno,
+    }

@@ -1,18 +1,13 @@
 """How the payments service turns a cart into the amount it charges.
 
 Pure functions with no I/O, so tests can call them directly without a server.
-`DEMO_FIX_BUG=1` in the environment selects the corrected code path, so tests can
-show a fix removing the errors; it is read once at import, like a feature flag.
 """
 
 from __future__ import annotations
 
-import os
 from decimal import ROUND_HALF_UP, Decimal
 
 from pydantic import BaseModel, Field
-
-FIX_BUG: bool = os.environ.get("DEMO_FIX_BUG", "").strip() == "1"
 
 # USD -> currency exchange rates (fixed so amounts are reproducible).
 FX_RATES: dict[str, Decimal] = {
@@ -47,18 +42,8 @@ class Charge(BaseModel):
     currency: str
 
 
-def compute_charge(
-    items: list[ChargeItem],
-    coupon: str | None,
-    currency: str,
-    *,
-    fix_bug: bool | None = None,
-) -> Charge:
-    """Price a cart: subtotal, coupon discount, then conversion to the order currency.
-
-    `fix_bug` overrides the module flag so tests need not reload the module.
-    """
-    fixed = FIX_BUG if fix_bug is None else fix_bug
+def compute_charge(items: list[ChargeItem], coupon: str | None, currency: str) -> Charge:
+    """Price a cart: subtotal, coupon discount, then conversion to the order currency."""
     cents = Decimal("0.01")
 
     subtotal = sum((item.unit_price_usd * item.quantity for item in items), Decimal(0))
@@ -67,11 +52,7 @@ def compute_charge(
     total_usd = subtotal - discount
 
     # Look up the USD -> order currency exchange rate.
-    if fixed:  # noqa: SIM108
-        rate = FX_RATES[currency.upper()]
-    else:
-        rate = FX_RATES[currency]
-
+    rate = FX_RATES[currency]
     code = currency.upper()
     minor_unit = Decimal(1).scaleb(-CURRENCY_DECIMALS.get(code, 2))
     amount = (total_usd * rate).quantize(minor_unit, ROUND_HALF_UP)

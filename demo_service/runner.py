@@ -4,6 +4,8 @@ This is the Python API behind the project's CLI. Each service runs as
 `<venv>/bin/opentelemetry-instrument <python> -m demo_service.<name>` in its own
 session (so a Ctrl-C in the CLI's terminal does not take it down), with its
 output in `<state_dir>/demo/<name>.log` and its pid in `<state_dir>/demo/<name>.pid`.
+`source_root` picks which copy of `demo_service` runs: this checkout, or a scratch
+copy with fixes applied (`demo_service.scratch`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Literal
 import httpx
 from pydantic import BaseModel
 
+from obs_mcp.pipeline import APP_EXPORT_ENV
 from obs_mcp.stack import procs as proc_util
 
 # Every demo process runs `python -m demo_service.<name>`: how we recognise our pids.
@@ -33,8 +36,8 @@ DEFAULT_OTLP_ENDPOINT = "http://127.0.0.1:4318"
 DEFAULT_SHOP_PORT = 8000
 DEFAULT_PAYMENTS_PORT = 8001
 STOP_TIMEOUT_S = 10.0  # the SDK flushes its queues on SIGTERM; give it time
-START_TIMEOUT_S = 20.0
-_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT_S = 60.0  # instrumented startup takes 10-20 s on a busy 2-core machine
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Popen handles of services started by this process, so stop_demo can reap them
 # (no zombies, no "still running" warnings); other processes fall back to the pid.
@@ -66,7 +69,7 @@ class DemoProcesses(BaseModel):
     shop: ServiceProcess
     payments: ServiceProcess
     otlp_endpoint: str
-    fix_bug: bool
+    source_root: str
     started_at: str
 
     @property
@@ -91,7 +94,7 @@ class DemoStatus(BaseModel):
 
     services: list[ServiceStatus]
     otlp_endpoint: str | None = None
-    fix_bug: bool | None = None
+    source_root: str | None = None
     started_at: str | None = None
 
     @property
@@ -142,7 +145,7 @@ def service_command(
 def service_env(
     service: ServiceName,
     otlp_endpoint: str,
-    fix_bug: bool = False,
+    source_root: Path = PROJECT_ROOT,
     base_env: Mapping[str, str] | None = None,
     extra_env: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
@@ -152,8 +155,9 @@ def service_env(
     handler on the root logger by default (OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION);
     OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED=true would switch to the SDK's
     deprecated handler instead, so it is pinned to false. Log records carry the
-    active span's trace_id/span_id either way. `extra_env` is applied last (tests
-    use it to swap exporters for `none` or `console`).
+    active span's trace_id/span_id either way. `source_root` leads PYTHONPATH, so its
+    `demo_service` is the one imported. `extra_env` is applied last (tests use it to
+    swap exporters for `none` or `console`).
     """
     env = dict(os.environ if base_env is None else base_env)
     pythonpath = env.get("PYTHONPATH")
@@ -169,9 +173,7 @@ def service_env(
             "OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION": "true",
             "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "false",
             "OTEL_PYTHON_LOG_CORRELATION": "true",
-            "OTEL_METRIC_EXPORT_INTERVAL": "1000",
-            "OTEL_BSP_SCHEDULE_DELAY": "200",
-            "OTEL_BLRP_SCHEDULE_DELAY": "200",
+            **APP_EXPORT_ENV,  # the export delays chosen in obs_mcp/pipeline.py, with reasons
             # Collector restarts: the SDK retries an export with backoff 1, 2, 4, 8 s only
             # while it fits in this timeout (default 10 s: ~7 s of outage), and the batch
             # queues (default 2048) must hold what arrives meanwhile. Measured in
@@ -184,9 +186,8 @@ def service_env(
             "OTEL_SEMCONV_STABILITY_OPT_IN": "http/dup",
             # Health probes must not add server spans to the error-rate denominator.
             "OTEL_PYTHON_STARLETTE_EXCLUDED_URLS": "healthz",
-            "DEMO_FIX_BUG": "1" if fix_bug else "0",
             "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": os.pathsep.join(p for p in (str(_PROJECT_ROOT), pythonpath) if p),
+            "PYTHONPATH": os.pathsep.join(p for p in (str(source_root), pythonpath) if p),
         }
     )
     if extra_env:
@@ -233,9 +234,9 @@ def start_demo(
     otlp_endpoint: str = DEFAULT_OTLP_ENDPOINT,
     shop_port: int = DEFAULT_SHOP_PORT,
     payments_port: int = DEFAULT_PAYMENTS_PORT,
-    fix_bug: bool = False,
     host: str = "127.0.0.1",
     *,
+    source_root: Path = PROJECT_ROOT,
     timeout: float = START_TIMEOUT_S,
     extra_env: Mapping[str, str] | None = None,
 ) -> DemoProcesses:
@@ -265,11 +266,11 @@ def start_demo(
         with open(log_path, "wb") as log:
             popen = subprocess.Popen(
                 service_command(name, host, ports[name], payments_url),
-                env=service_env(name, otlp_endpoint, fix_bug, extra_env=extra_env),
+                env=service_env(name, otlp_endpoint, source_root, extra_env=extra_env),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                cwd=str(_PROJECT_ROOT),
+                cwd=str(source_root),
                 start_new_session=True,
             )
         _CHILDREN[popen.pid] = popen
@@ -283,7 +284,7 @@ def start_demo(
         shop=procs["shop"],
         payments=procs["payments"],
         otlp_endpoint=otlp_endpoint,
-        fix_bug=fix_bug,
+        source_root=str(source_root),
         started_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     )
     (ddir / "demo.json").write_text(demo.model_dump_json(indent=2) + "\n")
@@ -368,6 +369,6 @@ def demo_status(state_dir: Path, check_health: bool = True) -> DemoStatus:
     return DemoStatus(
         services=services,
         otlp_endpoint=meta.otlp_endpoint if meta else None,
-        fix_bug=meta.fix_bug if meta else None,
+        source_root=meta.source_root if meta else None,
         started_at=meta.started_at if meta else None,
     )

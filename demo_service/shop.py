@@ -12,10 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -28,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from demo_service.catalog import PRODUCTS
+from demo_service.catalog import Product, fetch_products
 from demo_service.pricing import COUPONS, FX_RATES, ChargeItem
 from demo_service.telemetry import (
     RUN_ID_BAGGAGE_KEY,
@@ -96,11 +95,8 @@ class CheckoutRejectedError(Exception):
         self.message = message
 
 
-def validate_checkout(body: Any) -> ValidOrder:
-    """Check a checkout body against the catalog; raise CheckoutRejectedError on bad input.
-
-    Kept pure (no I/O) so tests can tell which planned requests reach payments.
-    """
+def parse_checkout(body: Any) -> CheckoutRequest:
+    """The checkout body's shape: raise CheckoutRejectedError (400) when it is not a cart."""
     try:
         req = CheckoutRequest.model_validate(body)
     except ValidationError as exc:
@@ -111,9 +107,18 @@ def validate_checkout(body: Any) -> ValidOrder:
         raise CheckoutRejectedError(400, "cart is empty")
     if len(req.items) > MAX_LINES:
         raise CheckoutRejectedError(400, f"at most {MAX_LINES} cart lines")
+    return req
+
+
+def build_order(req: CheckoutRequest, products: Mapping[int, Product]) -> ValidOrder:
+    """Check a parsed cart against the products read from the catalog.
+
+    Pure (no I/O): tests call it with the whole catalog to tell which planned
+    requests reach payments.
+    """
     lines: list[ChargeItem] = []
     for item in req.items:
-        product = PRODUCTS.get(item.product_id)
+        product = products.get(item.product_id)
         if product is None:
             raise CheckoutRejectedError(404, f"unknown product {item.product_id}")
         if not 1 <= item.quantity <= MAX_QUANTITY:
@@ -139,21 +144,26 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def list_products(request: Request) -> JSONResponse:
-    """The whole catalog; a fast read (a few ms of simulated DB time)."""
+    """The whole catalog: one catalog query."""
     tag_current_span(request_run_id(request), {})
-    await asyncio.sleep(random.uniform(0.005, 0.020))
-    return JSONResponse({"products": [p.model_dump(mode="json") for p in PRODUCTS.values()]})
+    products = await fetch_products()
+    return JSONResponse({"products": [p.model_dump(mode="json") for p in products.values()]})
 
 
 async def get_product(request: Request) -> JSONResponse:
-    """One product by id; unknown ids are a plain 404."""
+    """One product by id (one catalog query); unknown ids are a plain 404."""
     raw_id = request.path_params["id"]
     tag_current_span(request_run_id(request), {"product.id": str(raw_id)})
-    await asyncio.sleep(random.uniform(0.002, 0.008))
-    product = PRODUCTS.get(int(raw_id)) if str(raw_id).isdigit() else None
+    pid = int(raw_id) if str(raw_id).isdigit() else None
+    product = (await fetch_products([pid])).get(pid) if pid is not None else None
     if product is None:
         return JSONResponse({"error": f"product {raw_id} not found"}, status_code=404)
     return JSONResponse(product.model_dump(mode="json"))
+
+
+def reserve_seconds(lines: int) -> float:
+    """How long reserving stock takes (simulated): 4 ms plus 2 ms per cart line."""
+    return 0.004 + 0.002 * lines
 
 
 def _finish_checkout(started: float, outcome: str) -> None:
@@ -169,8 +179,12 @@ async def checkout(request: Request) -> JSONResponse:
     span = trace.get_current_span()
 
     try:
-        body = await request.json()
-        order = validate_checkout(body)
+        cart = parse_checkout(await request.json())
+        # Read the cart's products from the catalog.
+        products: dict[int, Product] = {}
+        for item in cart.items:
+            products.update(await fetch_products([item.product_id]))
+        order = build_order(cart, products)
     except ValueError:
         _finish_checkout(started, "rejected")
         return JSONResponse({"error": "body is not JSON"}, status_code=400)
@@ -192,7 +206,7 @@ async def checkout(request: Request) -> JSONResponse:
 
     with tracer.start_as_current_span("inventory.reserve") as reserve_span:
         reserve_span.set_attribute("order.line_count", len(order.items))
-        await asyncio.sleep(0.004 + 0.002 * len(order.items))
+        await asyncio.sleep(reserve_seconds(len(order.items)))
 
     payload = {
         "order_id": order_id,

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 from collections.abc import Mapping
+from types import FrameType
 
 import uvicorn
 from opentelemetry import baggage, trace
@@ -64,13 +66,23 @@ def base_arg_parser(description: str, default_port: int) -> argparse.ArgumentPar
     return parser
 
 
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
 def serve(app: ASGIApp, host: str, port: int) -> None:
     """Run one uvicorn worker in this process (auto-instrumentation patched this process).
 
     log_config=None keeps uvicorn's own records on the root logger, so its errors are
     exported over OTLP like the app's; the access log is off because spans cover it.
+
+    SIGTERM: uvicorn drains, then re-raises the signal under the handler it found at
+    start. Under the default one the process would die there, before `atexit` runs the
+    OpenTelemetry SDK's shutdown, losing the spans and logs still in the batch queues
+    (up to OTEL_BSP_SCHEDULE_DELAY of them). This handler turns it into a normal exit.
     """
     configure_logging()
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         app,
         host=host,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -75,6 +75,9 @@ class WorkloadSummary(BaseModel):
     transport_errors: int
     endpoints: dict[str, EndpointSummary]
     latency: LatencyStats
+    cart_lines: dict[str, int] = Field(
+        default_factory=dict, description="checkouts sent, by the number of lines in their cart"
+    )
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,16 @@ def summarize(
         transport_errors=sum(r.status is None for r in results),
         endpoints=endpoints,
         latency=latency_stats(r.latency_ms for r in results),
+        cart_lines={
+            str(lines): n
+            for lines, n in sorted(
+                Counter(
+                    len(r.request.body["items"])
+                    for r in results
+                    if r.request.body and isinstance(r.request.body.get("items"), list)
+                ).items()
+            )
+        },
     )
 
 

@@ -15,8 +15,10 @@ from obs_mcp.stack.install import install_all
 from obs_mcp.stack.runner import Stack, StackPorts, StackSettings
 from obs_mcp.stack.specs import traces_mode
 from tests import clients
+from tests.agent_clis import agent_env_vars
 from tests.isolation import DEAD_URL, isolate_environment
 from tests.known_telemetry import Shop, Small, emit_shop, emit_small, wait_for_shop, wait_for_small
+from tests.picture_telemetry import Trend, emit_trend
 
 _DROPPED: dict[str, str] = {}
 _NO_STACK = Path(tempfile.mkdtemp(prefix="obs-mcp-test-no-stack-"))
@@ -84,6 +86,13 @@ def small(native_stack: Stack) -> Small:
     return known
 
 
+@pytest.fixture(scope="module")
+def trend(native_stack: Stack) -> Trend:
+    """A before/after pair with known per-bucket figures (tests/picture_telemetry.py)."""
+    s = native_stack.settings
+    return emit_trend(s.otlp_http_url, s.vt_url, s.vl_url)
+
+
 @pytest.fixture(scope="session")
 def client_bin() -> Path:
     """node_modules/.bin of the pinned client CLIs (tests/clients), installed once per lock."""
@@ -91,6 +100,15 @@ def client_bin() -> Path:
     if npm is None:
         pytest.skip("npm (Node.js) is not installed: the real-client tests need it")
     return clients.bin_dir(npm)
+
+
+@pytest.fixture
+def agent_env(client_bin: Path, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A project dir and the env for the pinned CLIs, with every home in tmp_path."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (tmp_path / "home").mkdir()
+    return project, agent_env_vars(client_bin, tmp_path / "home", tmp_path / "xdg")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -1,8 +1,9 @@
 """A Messages API stand-in on loopback for real Claude Code: its usage numbers are fixed, so every
 token figure Claude Code reports about a run is known exactly, and it records what it was asked.
 
-While the request offers the obs MCP tool `list_services`, the replies call it TOOL_CALLS times,
-then answer in text ("done") after FINAL_REPLY_PAUSE_S. Claude Code counts the tokens of a
+While the request offers the scripted tool (default: the obs MCP tool `list_services`), the
+replies call it `calls` times (default TOOL_CALLS) with `tool_input`, then answer in text ("done")
+after `pause` seconds (default FINAL_REPLY_PAUSE_S). Claude Code counts the tokens of a
 request that carries a tool's result under that tool (`mcp_tool.name`), so the last two requests
 add to one series, and the pause (longer than the test's metric export interval) puts an export
 between their two additions. A request that does not offer the tool gets "done" at once.
@@ -16,8 +17,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fake_sse import SseHandler, serving, sse
 
 OBS_TOOL = "mcp__obs__list_services"
 INPUT_TOKENS = 12  # per reply, from message_start
@@ -29,7 +32,7 @@ FINAL_REPLY_PAUSE_S = 2.0
 @dataclass(frozen=True)
 class ApiCall:
     model: str
-    offered_obs_tool: bool
+    offered_tool: bool
     tool_results: int  # tool_result blocks in the conversation so far
     replied_with_tool_use: bool
 
@@ -38,10 +41,6 @@ class ApiCall:
 class FakeApi:
     url: str
     calls: list[ApiCall] = field(default_factory=list)
-
-
-def _sse(events: list[dict[str, Any]]) -> bytes:
-    return b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
 
 
 def _reply(model: str, block: dict[str, Any], delta: dict[str, Any], stop: str) -> bytes:
@@ -56,7 +55,7 @@ def _reply(model: str, block: dict[str, Any], delta: dict[str, Any], stop: str) 
         "stop_sequence": None,
         "usage": usage,
     }
-    return _sse(
+    return sse(
         [
             {"type": "message_start", "message": message},
             {"type": "content_block_start", "index": 0, "content_block": block},
@@ -72,12 +71,27 @@ def _reply(model: str, block: dict[str, Any], delta: dict[str, Any], stop: str) 
     )
 
 
-def _handler(api: FakeApi, lock: threading.Lock) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+@dataclass(frozen=True)
+class Script:
+    """Which tool the fake model calls, with what input, how often, and the pause before "done"."""
+
+    tool: str = OBS_TOOL
+    tool_input: dict[str, Any] = field(default_factory=lambda: {"since": "1h"})
+    calls: int = TOOL_CALLS
+    pause: float = FINAL_REPLY_PAUSE_S
+    reject: int | None = None  # an HTTP status for every model call (400: not retried)
+
+
+def _handler(api: FakeApi, lock: threading.Lock, script: Script) -> type[BaseHTTPRequestHandler]:
+    class Handler(SseHandler):
         def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-            body = json.loads(raw or b"{}")
+            body = self.read_json()
             model = body.get("model", "claude-sonnet-4-5")
+            if script.reject is not None:
+                with lock:
+                    api.calls.append(ApiCall(model, False, 0, False))
+                self.send_error_json(script.reject)
+                return
             results = sum(
                 1
                 for message in body.get("messages") or []
@@ -85,45 +99,28 @@ def _handler(api: FakeApi, lock: threading.Lock) -> type[BaseHTTPRequestHandler]
                 for b in message["content"]
                 if isinstance(b, dict) and b.get("type") == "tool_result"
             )
-            offered = OBS_TOOL in {t.get("name") for t in body.get("tools") or []}
-            use_tool = offered and results < TOOL_CALLS
+            offered = script.tool in {t.get("name") for t in body.get("tools") or []}
+            use_tool = offered and results < script.calls
             if use_tool:
                 call_id = f"toolu_obs{results + 1}"
-                block = {"type": "tool_use", "id": call_id, "name": OBS_TOOL, "input": {}}
-                delta = {"type": "input_json_delta", "partial_json": '{"since": "1h"}'}
+                block = {"type": "tool_use", "id": call_id, "name": script.tool, "input": {}}
+                delta = {"type": "input_json_delta", "partial_json": json.dumps(script.tool_input)}
                 data = _reply(model, block, delta, "tool_use")
             else:
                 if offered:
-                    time.sleep(FINAL_REPLY_PAUSE_S)
+                    time.sleep(script.pause)
                 text = {"type": "text_delta", "text": "done"}
                 data = _reply(model, {"type": "text", "text": ""}, text, "end_turn")
             with lock:
                 api.calls.append(ApiCall(model, offered, results, use_tool))
-            self.send_response(200)
-            self.send_header("content-type", "text/event-stream")
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:
-            self.send_response(404)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
+            self.send_stream(data)
 
     return Handler
 
 
 @contextmanager
-def fake_anthropic() -> Iterator[FakeApi]:
-    lock = threading.Lock()
+def fake_anthropic(script: Script | None = None) -> Iterator[FakeApi]:
     api = FakeApi(url="")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(api, lock))
-    api.url = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(_handler(api, threading.Lock(), script or Script())) as port:
+        api.url = f"http://127.0.0.1:{port}"
         yield api
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -36,18 +36,22 @@ MS = 1_000_000  # nanoseconds per millisecond
 # ---- raw store reads (independent of the code under test) ------------------------------------
 
 
-def logsql(base: str, query: str, **params: str) -> list[dict[str, str]]:
+def logsql(
+    base: str, query: str, headers: dict[str, str] | None = None, **params: str
+) -> list[dict[str, str]]:
+    """Rows of a raw LogsQL query; `headers` carry a cluster tenant (AccountID/ProjectID)."""
     answer = httpx2.get(
         f"{base}/select/logsql/query",
         params={"query": query, "disable_latency_offset": "true", **params},
+        headers=headers,
         timeout=10,
     )
     answer.raise_for_status()
     return [json.loads(line) for line in answer.text.splitlines() if line.strip()]
 
 
-def logsql_count(base: str, query: str) -> int:
-    rows = logsql(base, f"{query} | stats count() n")
+def logsql_count(base: str, query: str, headers: dict[str, str] | None = None) -> int:
+    rows = logsql(base, f"{query} | stats count() n", headers)
     return int(rows[0]["n"]) if rows else 0
 
 
@@ -72,17 +76,23 @@ def promql_instant(vm_url: str, query: str) -> list[dict[str, object]]:
     return result
 
 
-def wait_for_count(base: str, query: str, expected: int, timeout: float = 45.0) -> None:
+def wait_for_count(
+    base: str,
+    query: str,
+    expected: int,
+    timeout: float = 45.0,
+    headers: dict[str, str] | None = None,
+) -> None:
     """Poll until exactly `expected` rows match, both by `stats count()` and by reading the
     rows (fails loudly on more, which means a bug). VictoriaLogs can show freshly ingested
     rows to `stats` up to ~1 s before a plain query returns them, so both are checked."""
 
     def probe() -> bool:
-        counted = logsql_count(base, query)
+        counted = logsql_count(base, query, headers)
         assert counted <= expected, f"{query!r}: {counted} rows, more than the {expected} emitted"
         if counted != expected:
             return False
-        read = len(logsql(base, query, limit=str(expected + 1)))
+        read = len(logsql(base, query, headers, limit=str(expected + 1)))
         assert read <= expected, f"{query!r}: read {read} rows, more than {expected} emitted"
         return read == expected
 
@@ -206,8 +216,10 @@ def _request_plan() -> list[tuple[str, float, bool]]:
     return plan
 
 
-def emit_shop(otlp_http_url: str) -> tuple[Shop, Emitter, Emitter]:
-    run_id = uuid.uuid4().hex[:10]
+def emit_shop(otlp_http_url: str, run_id: str | None = None) -> tuple[Shop, Emitter, Emitter]:
+    """The shop's plan; the same `run_id` gives the same service names (e.g. one telemetry
+    into two stacks)."""
+    run_id = run_id or uuid.uuid4().hex[:10]
     shop = Shop(run_id=run_id, front=f"front-{run_id}", back=f"back-{run_id}")
     front = emitter(otlp_http_url, shop.front)
     back = emitter(otlp_http_url, shop.back)
@@ -272,12 +284,14 @@ def emit_shop(otlp_http_url: str) -> tuple[Shop, Emitter, Emitter]:
     return shop, front, back
 
 
-def wait_for_shop(shop: Shop, vl_url: str, vt_url: str, vm_url: str) -> None:
+def wait_for_shop(
+    shop: Shop, vl_url: str, vt_url: str, vm_url: str, headers: dict[str, str] | None = None
+) -> None:
     svc = '"resource_attr:service.name"'
-    wait_for_count(vt_url, f'{svc}:="{shop.front}"', shop.front_spans)
-    wait_for_count(vt_url, f'{svc}:="{shop.back}"', shop.back_spans)
-    wait_for_count(vl_url, f'"service.name":="{shop.front}"', shop.front_logs)
-    wait_for_count(vl_url, f'"service.name":="{shop.back}"', shop.back_logs)
+    wait_for_count(vt_url, f'{svc}:="{shop.front}"', shop.front_spans, headers=headers)
+    wait_for_count(vt_url, f'{svc}:="{shop.back}"', shop.back_spans, headers=headers)
+    wait_for_count(vl_url, f'"service.name":="{shop.front}"', shop.front_logs, headers=headers)
+    wait_for_count(vl_url, f'"service.name":="{shop.back}"', shop.back_logs, headers=headers)
     query = f'sum(orders_processed_total{{service_name="{shop.front}"}})'
 
     def metric() -> bool:

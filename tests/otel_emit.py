@@ -51,20 +51,29 @@ class Emitter:
         self.meter_provider.shutdown()
 
 
-def emitter(otlp_http_url: str, service: str | None = None, **resource: str) -> Emitter:
+def emitter(
+    otlp_http_url: str,
+    service: str | None = None,
+    endpoints: dict[str, str] | None = None,
+    **resource: str,
+) -> Emitter:
+    """`endpoints` ({"traces"|"metrics"|"logs": full URL}) overrides the collector's per-signal
+    URLs, e.g. to write straight into a store."""
     service = service or f"svc-{uuid.uuid4().hex[:8]}"
+    urls = {signal: f"{otlp_http_url}/v1/{signal}" for signal in ("traces", "metrics", "logs")}
+    urls |= endpoints or {}
     res = Resource.create({"service.name": service, **resource})
     tracer_provider = TracerProvider(resource=res)
     tracer_provider.add_span_processor(
-        BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{otlp_http_url}/v1/traces"))
+        BatchSpanProcessor(OTLPSpanExporter(endpoint=urls["traces"]))
     )
     reader = PeriodicExportingMetricReader(
-        OTLPMetricExporter(endpoint=f"{otlp_http_url}/v1/metrics"), export_interval_millis=3_600_000
+        OTLPMetricExporter(endpoint=urls["metrics"]), export_interval_millis=3_600_000
     )
     meter_provider = MeterProvider(resource=res, metric_readers=[reader])
     logger_provider = LoggerProvider(resource=res)
     logger_provider.add_log_record_processor(
-        BatchLogRecordProcessor(OTLPLogExporter(endpoint=f"{otlp_http_url}/v1/logs"))
+        BatchLogRecordProcessor(OTLPLogExporter(endpoint=urls["logs"]))
     )
     logger = logging.getLogger(f"obs-mcp-tests.{service}")
     logger.handlers = [LoggingHandler(logger_provider=logger_provider)]

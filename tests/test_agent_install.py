@@ -23,7 +23,10 @@ from obs_mcp.agents import (
     server_spec,
 )
 from obs_mcp.agents.tomledit import set_table
+from obs_mcp.core.agent_sessions import agent_sessions
+from obs_mcp.models import McpUse, ToolUse
 from obs_mcp.stack.runner import Stack, StackPorts, StackSettings
+from tests.agent_clis import CLAUDE_RUN_ENV, OBS_MCP, install_obs, on_stack, run_cli
 from tests.fake_anthropic import (
     INPUT_TOKENS,
     OBS_TOOL,
@@ -34,7 +37,6 @@ from tests.fake_anthropic import (
 from tests.known_telemetry import logsql, promql_instant, wait_for_count
 from tests.waiting import wait_for, wait_for_value
 
-OBS_MCP = [sys.executable, "-m", "obs_mcp.cli"]
 SPEC = ServerSpec("obs", "/opt/venv/bin/python", ("-m", "obs_mcp"), {"VL_URL": "http://vl:1"})
 SPEC2 = ServerSpec("obs", "/new/bin/python", ("-m", "obs_mcp"), {"VL_URL": "http://vl:2"})
 
@@ -337,65 +339,6 @@ def test_agent_env_outputs(homes: tuple[Path, dict[str, str]]) -> None:
 
 # ---- the real clients, at the versions tests/clients/package-lock.json pins -------------------
 
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-def _agent_env(bin_dir: Path, home: Path, xdg: Path) -> dict[str, str]:
-    """No real home, no updater, no colour; PATH has the pinned CLIs and node."""
-    return {
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(xdg),
-        "XDG_DATA_HOME": str(home / ".local" / "share"),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "XDG_STATE_HOME": str(home / ".local" / "state"),
-        "CI": "1",
-        "NO_COLOR": "1",
-        "TERM": "dumb",
-        "DISABLE_AUTOUPDATER": "1",
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "OPENCODE_DISABLE_AUTOUPDATE": "1",
-    }
-
-
-@pytest.fixture
-def agent_env(client_bin: Path, tmp_path: Path) -> tuple[Path, dict[str, str]]:
-    project = tmp_path / "project"
-    project.mkdir()
-    (tmp_path / "home").mkdir()
-    return project, _agent_env(client_bin, tmp_path / "home", tmp_path / "xdg")
-
-
-def _run(
-    cwd: Path, env: dict[str, str], *argv: str, timeout: float = 180, stdout_only: bool = False
-) -> str:
-    """Run a client CLI; its output without colour codes (stdout and stderr unless asked)."""
-    res = subprocess.run(
-        argv,
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-    out = ANSI.sub("", res.stdout + res.stderr)
-    assert res.returncode == 0, f"{argv} exited {res.returncode}:\n{out}"
-    return ANSI.sub("", res.stdout) if stdout_only else out
-
-
-def _install(cwd: Path, env: dict[str, str], *args: str) -> None:
-    res = subprocess.run(
-        [*OBS_MCP, "install", *args],
-        cwd=cwd,
-        # no stack unless the caller names one (the telemetry test points at the test stack)
-        env={"OBS_MCP_STATE_DIR": str(cwd.parent / "no-stack"), **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert res.returncode == 0, res.stderr
-
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scope", ["project", "user"])
@@ -403,7 +346,7 @@ def test_claude_code_lists_server_connected(
     agent_env: tuple[Path, dict[str, str]], scope: str
 ) -> None:
     project, env = agent_env
-    _install(project, env, "claude-code", "--scope", scope)
+    install_obs(project, env, "claude-code", "--scope", scope)
     if scope == "project":  # what approving the .mcp.json server in `claude` records
         state = Path(env["HOME"]) / ".claude.json"
         doc = json.loads(state.read_text()) if state.exists() else {}
@@ -412,11 +355,11 @@ def test_claude_code_lists_server_connected(
             "enabledMcpjsonServers": ["obs"],
         }
         state.write_text(json.dumps(doc))
-    out = _run(project, env, "claude", "mcp", "list")
+    out = run_cli(project, env, "claude", "mcp", "list")
     assert re.search(rf"^obs: {re.escape(sys.executable)} -m obs_mcp - ✔ Connected$", out, re.M), (
         out
     )
-    got = _run(project, env, "claude", "mcp", "get", "obs")
+    got = run_cli(project, env, "claude", "mcp", "get", "obs")
     assert "Status: ✔ Connected" in got
     assert "VL_URL=http://127.0.0.1:" in got
 
@@ -430,15 +373,15 @@ def test_codex_lists_server(agent_env: tuple[Path, dict[str, str]], scope: str) 
         user = Path(env["HOME"]) / ".codex" / "config.toml"
         user.parent.mkdir(parents=True)
         user.write_text(f'[projects."{project}"]\ntrust_level = "trusted"\n')
-    _install(project, env, "codex", "--scope", scope)
-    servers = json.loads(_run(project, env, "codex", "mcp", "list", "--json", stdout_only=True))
+    install_obs(project, env, "codex", "--scope", scope)
+    servers = json.loads(run_cli(project, env, "codex", "mcp", "list", "--json", stdout_only=True))
     (obs,) = [s for s in servers if s["name"] == "obs"]
     assert obs["enabled"] is True
     assert obs["transport"]["type"] == "stdio"
     assert obs["transport"]["command"] == sys.executable
     assert obs["transport"]["args"] == ["-m", "obs_mcp"]
     assert obs["transport"]["env"]["VL_URL"].startswith("http://127.0.0.1:")
-    table = _run(project, env, "codex", "mcp", "list")
+    table = run_cli(project, env, "codex", "mcp", "list")
     assert re.search(
         rf"^obs\s+{re.escape(sys.executable)}\s+-m obs_mcp\s.*\benabled\b", table, re.M
     )
@@ -450,8 +393,8 @@ def test_opencode_lists_server_connected(
     agent_env: tuple[Path, dict[str, str]], scope: str
 ) -> None:
     project, env = agent_env
-    _install(project, env, "opencode", "--scope", scope)
-    out = _run(project, env, "opencode", "mcp", "list")
+    install_obs(project, env, "opencode", "--scope", scope)
+    out = run_cli(project, env, "opencode", "mcp", "list")
     assert re.search(r"✓ obs connected", out), out
     assert f"{sys.executable} -m obs_mcp" in out
 
@@ -460,35 +403,19 @@ def test_opencode_lists_server_connected(
 def test_reinstall_keeps_servers_the_clients_added(agent_env: tuple[Path, dict[str, str]]) -> None:
     """Entries written by the real CLIs survive our edit, and theirs still parse ours."""
     project, env = agent_env
-    _run(project, env, "claude", "mcp", "add", "--scope", "user", "other", "--", "/bin/cat")
-    _run(project, env, "codex", "mcp", "add", "other", "--", "/bin/cat")
-    _install(project, env, "claude-code", "--scope", "user")
-    _install(project, env, "codex", "--scope", "user")
-    _install(project, env, "codex", "--scope", "user")
-    claude = _run(project, env, "claude", "mcp", "list")
+    run_cli(project, env, "claude", "mcp", "add", "--scope", "user", "other", "--", "/bin/cat")
+    run_cli(project, env, "codex", "mcp", "add", "other", "--", "/bin/cat")
+    install_obs(project, env, "claude-code", "--scope", "user")
+    install_obs(project, env, "codex", "--scope", "user")
+    install_obs(project, env, "codex", "--scope", "user")
+    claude = run_cli(project, env, "claude", "mcp", "list")
     assert "other: /bin/cat" in claude and re.search(r"^obs: .* ✔ Connected$", claude, re.M)
-    codex = _run(project, env, "codex", "mcp", "list")
+    codex = run_cli(project, env, "codex", "mcp", "list")
     assert re.search(r"^other\s+/bin/cat", codex, re.M) and re.search(r"^obs\s", codex, re.M)
 
 
 # ---- Claude Code's own telemetry in the stack (fake model API on loopback) --------------------
 
-# What makes one `claude -p` run deterministic (Claude Code 2.1.332, read in its bundle and docs):
-CLAUDE_RUN_ENV = {
-    # `-p` starts the first turn without waiting for MCP servers (since 2.1.142): a server that
-    # starts slower than Claude Code's first request (Python without .pyc on a fresh clone takes
-    # ~3.5 s, Claude Code ~2.5 s) is not in that turn's tools, so the fake model never calls it.
-    # 0 restores the wait, bounded by MCP_CONNECT_TIMEOUT_MS (default 5 s, raised here).
-    "MCP_CONNECTION_NONBLOCKING": "0",
-    "MCP_CONNECT_TIMEOUT_MS": "60000",
-    # with a base URL set, MCP tools would sit behind ToolSearch: offer them directly
-    "ENABLE_TOOL_SEARCH": "false",
-    # a short run exports its metrics and events only at exit; the exit flush is cut off after
-    # this (default 2 s), which a loaded 2-core machine can exceed
-    "CLAUDE_CODE_OTEL_SHUTDOWN_TIMEOUT_MS": "30000",
-    "OTEL_METRIC_EXPORT_INTERVAL": "1000",
-    "OTEL_LOGS_EXPORT_INTERVAL": "500",
-}
 TELEMETRY_DEADLINE_S = 60  # a bound, not the proof: each wait ends as soon as its figure is there
 
 
@@ -504,7 +431,7 @@ def test_claude_code_telemetry_reaches_stack(
     settings: StackSettings = native_stack.settings
     run_id = uuid.uuid4().hex  # isolates this run's series and events in the shared stack
     stack_env = {**env, "OBS_MCP_STATE_DIR": str(settings.state_dir)}
-    _install(project, stack_env, "claude-code", "--scope", "user")
+    install_obs(project, stack_env, "claude-code", "--scope", "user")
     spec = server_spec("obs", settings)
     assert spec.env["VL_URL"] == settings.vl_url
     # Every run starts our server as on a fresh clone (no .pyc yet): the slow case, every time.
@@ -521,7 +448,7 @@ def test_claude_code_telemetry_reaches_stack(
             "ANTHROPIC_BASE_URL": api.url,
             "ANTHROPIC_API_KEY": "sk-ant-test-not-a-key",
         }
-        out = _run(
+        out = run_cli(
             project,
             run_env,
             "claude",
@@ -533,7 +460,7 @@ def test_claude_code_telemetry_reaches_stack(
             "mcp__obs__list_services",
         )
     assert "done" in out
-    assert api.calls and api.calls[0].offered_obs_tool, (
+    assert api.calls and api.calls[0].offered_tool, (
         f"Claude Code's first request did not offer {OBS_TOOL}: the obs server was not "
         f"connected (or its tools were deferred) when the turn started; calls: {api.calls}"
     )
@@ -565,6 +492,13 @@ def test_claude_code_telemetry_reaches_stack(
         + " | stats by (mcp_tool_name) count() calls",
     )
     assert per_tool == [{"mcp_tool_name": "list_services", "calls": str(TOOL_CALLS)}]
+    # agent_sessions names the same MCP calls per server + tool
+    session_id = logsql(settings.vl_url, events("tool_result"))[0]["session.id"]
+    (session,) = on_stack(
+        settings, lambda b: agent_sessions(b, session_id, "claude-code", since="1h")
+    ).sessions
+    assert session.mcp_calls == [McpUse(server="obs", tool="list_services", calls=TOOL_CALLS)]
+    assert session.tool_calls == [ToolUse(tool="mcp_tool", calls=TOOL_CALLS, accepted=TOOL_CALLS)]
     requests = logsql(settings.vl_url, events("api_request"))
     assert (
         sorted((r["input_tokens"], r["output_tokens"]) for r in requests)

@@ -57,6 +57,7 @@ COLLECTOR_CONFIG_TARGET = "/etc/otelcol/config.yaml"
 
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?err}, ${VAR?err}, ${VAR:+alt};
 # "$${" is compose's escape for a literal "${" and is not an interpolation.
+USER_VARIABLES = {"OBS_MCP_FORCE_FLUSH_KEY"}  # from the user's shell, not versions.env
 INTERPOLATION = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])[^}]*)?\}")
 
 
@@ -159,7 +160,11 @@ def published_ports(service: dict[str, Any]) -> list[tuple[str | None, str, str]
 
 
 def test_every_interpolated_variable_is_pinned(versions: dict[str, str]) -> None:
-    used = {m.group(1) for m in INTERPOLATION.finditer(COMPOSE_FILE.read_text())}
+    found = list(INTERPOLATION.finditer(COMPOSE_FILE.read_text()))
+    for match in found:  # the user's own setting: optional, so it must carry a default
+        if match.group(1) in USER_VARIABLES:
+            assert match.group(2) == ":-", f"{match.group(0)}: give it a default (:-)"
+    used = {m.group(1) for m in found} - USER_VARIABLES
     assert used, "compose file interpolates no ${VAR}: image tags are not taken from versions.env"
     missing = sorted(used - versions.keys())
     assert not missing, f"compose file uses variables versions.env does not define: {missing}"
@@ -446,6 +451,8 @@ def test_store_flags_match_native_mode(
     assert vt.get("retentionPeriod") == "7d"
     assert vt.get("search.latencyOffset") == "1s"
     assert vt.get("insert.indexFlushInterval") == "1s"
+    for store in (vm, vl, vt):  # the same key the tools read (config.py)
+        assert store.get("forceFlushAuthKey") == "${OBS_MCP_FORCE_FLUSH_KEY:-}"
     declared = set(compose.get("volumes") or {})
     for store, volume in zip(STORES, ("vmdata", "vldata", "vtdata"), strict=True):
         data_path = flags(services[store]).get("storageDataPath")
@@ -504,26 +511,32 @@ def test_dashboard_profile(services: dict[str, dict[str, Any]]) -> None:
 def test_grafana_datasources_cover_the_three_stores(services: dict[str, dict[str, Any]]) -> None:
     provisioning = yaml.safe_load(DATASOURCES_FILE.read_text())
     datasources = provisioning.get("datasources", [])
-    by_type = {ds["type"]: ds for ds in datasources}
+    by_uid = {ds["uid"]: ds for ds in datasources}
     expected = {
-        "prometheus": "http://victoriametrics:8428",
-        "victoriametrics-logs-datasource": "http://victorialogs:9428",
-        "jaeger": "http://victoriatraces:10428/select/jaeger",
+        "victoriametrics": ("victoriametrics-metrics-datasource", "http://victoriametrics:8428"),
+        "victorialogs": ("victoriametrics-logs-datasource", "http://victorialogs:9428"),
+        "victoriatraces-logsql": ("victoriametrics-logs-datasource", "http://victoriatraces:10428"),
+        "victoriatraces": ("jaeger", "http://victoriatraces:10428/select/jaeger"),
     }
-    for ds_type, url in expected.items():
-        assert ds_type in by_type, f"no {ds_type} datasource"
-        assert by_type[ds_type].get("url") == url, f"{ds_type}: url {by_type[ds_type].get('url')}"
+    for uid, (ds_type, url) in expected.items():
+        assert uid in by_uid, f"no datasource {uid}"
+        assert by_uid[uid]["type"] == ds_type, f"{uid}: type {by_uid[uid]['type']}"
+        assert by_uid[uid].get("url") == url, f"{uid}: url {by_uid[uid].get('url')}"
         parts = urlsplit(url)
         assert parts.hostname in STORES and parts.port == STORES[parts.hostname]
     defaults = [ds["name"] for ds in datasources if ds.get("isDefault")]
-    assert defaults == [by_type["prometheus"]["name"]], f"default datasource(s): {defaults}"
-    # The VictoriaLogs plugin is not bundled with Grafana: it must be preinstalled.
+    assert defaults == [by_uid["victoriametrics"]["name"]], f"default datasource(s): {defaults}"
+    # VictoriaMetrics' plugins are not bundled with Grafana: preinstalled, each pinned.
     env = env_of(services["grafana"])
     preinstalled = ",".join(
         env.get(k, "") for k in ("GF_PLUGINS_PREINSTALL", "GF_PLUGINS_PREINSTALL_SYNC")
     )
-    plugin_ids = {p.strip().split("@")[0] for p in preinstalled.split(",") if p.strip()}
-    assert "victoriametrics-logs-datasource" in plugin_ids, f"preinstalled: {plugin_ids}"
+    pinned = dict(p.strip().split("@")[:2] for p in preinstalled.split(",") if "@" in p)
+    for plugin, key in (
+        ("victoriametrics-logs-datasource", "VICTORIALOGS_DATASOURCE_VERSION"),
+        ("victoriametrics-metrics-datasource", "VICTORIAMETRICS_DATASOURCE_VERSION"),
+    ):
+        assert pinned.get(plugin) == "${" + key + "}", f"{plugin} not pinned: {preinstalled}"
 
 
 # --- docker compose itself ------------------------------------------------------------------

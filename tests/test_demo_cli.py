@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 
@@ -20,7 +23,7 @@ def test_demo_run_prints_a_verified_table_and_the_fix(native_stack: Stack) -> No
     for name, port in asdict(native_stack.settings.ports).items():
         env[f"OBS_MCP_PORT_{name.upper()}"] = str(port)
     run = subprocess.run(
-        [sys.executable, "-m", "obs_mcp.cli", "demo", "run", "--requests", "150",
+        [sys.executable, "-m", "obs_mcp.cli", "demo", "run", "--requests", "300",
          "--shop-port", str(free_port()), "--payments-port", str(free_port())],
         env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
@@ -35,4 +38,16 @@ def test_demo_run_prints_a_verified_table_and_the_fix(native_stack: Stack) -> No
     assert "log [payments] ERROR" in out and "log [shop] ERROR" in out
     assert "-> 0.0%" in out
     assert "compare_runs (by run id): improved" in out
+    # Each fix is a patch applied to the scratch copy, shown as the lines it changes.
+    assert "fix 1/2:" in out and "+    rate = FX_RATES[code]" in out
+    assert "fix 2/2:" in out and "demo_service/shop.py" in out
+    assert "compare_runs (by run id, POST /api/checkout):" in out
+    assert re.search(r"span: shop SELECT products: [\d.]+ -> 1 calls per request", out), out
     assert "AGENTS.md" in out
+    # the demo ends by writing the before/after report (tests/test_report.py looks inside)
+    report = Path(out.split("before/after report: ", 1)[1].split("\n", 1)[0].strip())
+    embedded = report.read_text().split('id="report-data">', 1)[1].split("</script>", 1)[0]
+    data = json.loads(embedded)
+    assert data["compare"]["verdict"] == "improved"
+    assert [s["label"] for s in data["sides"]] == ["baseline", "current"]
+    assert all(sum(p["requests"] for p in s["series"]["points"]) for s in data["sides"])

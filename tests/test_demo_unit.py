@@ -1,29 +1,37 @@
 """Fast checks of the demo services and the load generator (no collector needed).
 
 The demo is the fixture every end-to-end check relies on, so these tests pin
-its contract: the bug fires for exactly one input class, the fix switch removes
-it, the seeded plan hits it at a predictable rate, and a real run (both services
-under `opentelemetry-instrument`, exporting to the console) yields one server
-span per request, errors with exception details and trace-correlated logs.
+its contract: the error bug fires for exactly one input class, the latency bug
+makes one catalog query per cart line, each fix (a patch applied to a scratch
+copy) removes its bug, the seeded plan hits the bugs at a predictable rate, and a
+real run (both services under `opentelemetry-instrument`, exporting to the
+console) yields one server span per request, errors with exception details and
+trace-correlated logs.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import os
+import shutil
 import socket
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+import httpx
 import pytest
+from demo_service import scratch
+from demo_service.catalog import PRODUCTS, QUERY_SPAN
 from demo_service.payments import FRAUD_CHECK_THRESHOLD_USD, fraud_check_seconds
 from demo_service.pricing import FX_RATES, ChargeItem, compute_charge
 from demo_service.runner import DemoError, demo_status, start_demo, stop_demo
-from demo_service.shop import CheckoutRejectedError, validate_checkout
+from demo_service.shop import CheckoutRejectedError, ValidOrder, build_order, parse_checkout
 from loadgen import build_plan, run_workload
 from loadgen.plan import CHECKOUT_ENDPOINT, ENDPOINTS, PlannedRequest
 from loadgen.workload import percentile
@@ -37,6 +45,11 @@ E2E_SEED = 7
 E2E_REQUESTS = 50
 
 
+def validate_checkout(body: Any) -> ValidOrder:
+    """The shop's checks of a checkout body, against the whole catalog."""
+    return build_order(parse_checkout(body), PRODUCTS)
+
+
 def triggers_bug(request: PlannedRequest) -> bool:
     """Whether a planned request reaches payments and fails there (buggy pricing)."""
     if request.body is None:
@@ -46,10 +59,27 @@ def triggers_bug(request: PlannedRequest) -> bool:
     except CheckoutRejectedError:
         return False
     try:
-        compute_charge(order.items, order.coupon, order.currency, fix_bug=False)
+        compute_charge(order.items, order.coupon, order.currency)
     except KeyError:
         return True
     return False
+
+
+def catalog_queries(request: PlannedRequest) -> int:
+    """Catalog queries the shop as shipped makes for a request: one per cart line."""
+    return len(request.body["items"]) if request.body else 1
+
+
+def load_module(root: Path, name: str) -> ModuleType:
+    """demo_service.<name> as found under root (a patched copy), without touching sys.path."""
+    spec = importlib.util.spec_from_file_location(
+        f"patched_{name}", root / "demo_service" / f"{name}.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # pydantic resolves the annotations through it
+    spec.loader.exec_module(module)
+    return module
 
 
 def free_port() -> int:
@@ -64,7 +94,7 @@ def free_port() -> int:
 
 @pytest.mark.parametrize("currency", sorted(FX_RATES))
 def test_upper_case_currency_is_priced(currency: str) -> None:
-    charge = compute_charge(CART, None, currency, fix_bug=False)
+    charge = compute_charge(CART, None, currency)
     assert charge.currency == currency
     assert charge.total_usd == Decimal("59.79")
     assert charge.amount == (Decimal("59.79") * FX_RATES[currency]).quantize(charge.amount)
@@ -73,36 +103,59 @@ def test_upper_case_currency_is_priced(currency: str) -> None:
 @pytest.mark.parametrize("currency", ["usd", "eur", "gbp", "jpy", "Eur"])
 def test_non_upper_case_currency_raises_key_error(currency: str) -> None:
     with pytest.raises(KeyError):
-        compute_charge(CART, "SAVE10", currency, fix_bug=False)
+        compute_charge(CART, "SAVE10", currency)
 
 
 @pytest.mark.parametrize("currency", ["usd", "eur", "gbp", "jpy", "Eur"])
-def test_fix_switch_prices_any_case(currency: str) -> None:
-    fixed = compute_charge(CART, "SAVE10", currency, fix_bug=True)
-    assert fixed == compute_charge(CART, "SAVE10", currency.upper(), fix_bug=False)
+def test_currency_patch_prices_any_case(currency: str, tmp_path: Path) -> None:
+    pricing = load_module(scratch.fixed_copy(tmp_path, (scratch.CURRENCY_FIX,)), "pricing")
+    items = [pricing.ChargeItem.model_validate(item.model_dump()) for item in CART]
+    fixed = pricing.compute_charge(items, "SAVE10", currency)
+    assert fixed.model_dump() == compute_charge(CART, "SAVE10", currency.upper()).model_dump()
 
 
 def test_pricing_details() -> None:
-    charge = compute_charge(CART, "VIP25", "JPY", fix_bug=False)
+    charge = compute_charge(CART, "VIP25", "JPY")
     assert charge.discount_usd == Decimal("14.95")
     assert charge.amount == charge.amount.to_integral_value()  # yen has no minor unit
     assert compute_charge(CART, None, "USD").discount_usd == 0
 
 
-def _fix_flag(env_value: str | None) -> str:
-    env = {k: v for k, v in os.environ.items() if k != "DEMO_FIX_BUG"}
-    if env_value is not None:
-        env["DEMO_FIX_BUG"] = env_value
-    code = "import demo_service.pricing as p; print(p.FIX_BUG)"
-    return subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.strip()
+# --- the fixes are patches: strict, and what `git apply` makes of them --------
 
 
-def test_fix_switch_is_read_from_environment() -> None:
-    assert _fix_flag("1") == "True"
-    assert _fix_flag(None) == "False"
-    assert _fix_flag("0") == "False"
+def test_shipped_code_has_no_fix_switch() -> None:
+    for path in (ROOT / "demo_service").glob("*.py"):
+        text = path.read_text()
+        assert "DEMO_FIX_BUG" not in text and "fix_bug" not in text, path
+
+
+@pytest.mark.parametrize("fix", scratch.FIXES, ids=lambda f: f.name)
+def test_patch_applies_as_git_apply_does(fix: scratch.Fix, tmp_path: Path) -> None:
+    ours = scratch.scratch_copy(tmp_path / "ours")
+    changed = scratch.apply_fix(ours, fix)
+    assert changed and all(ours in path.parents for path in changed)
+    git = shutil.which("git")
+    if git is None:
+        pytest.skip("git is not installed: nothing to compare the applier with")
+    theirs = scratch.scratch_copy(tmp_path / "theirs")
+    subprocess.run([git, "apply", str(fix.patch)], cwd=theirs, check=True, capture_output=True)
+    for path in changed:
+        relative = path.relative_to(ours)
+        assert path.read_text() == (theirs / relative).read_text(), relative
+        assert path.read_text() != (ROOT / relative).read_text(), f"{relative} unchanged"
+
+
+def test_patch_that_no_longer_fits_changes_nothing(tmp_path: Path) -> None:
+    root = scratch.scratch_copy(tmp_path)
+    shop = root / "demo_service" / "shop.py"
+    stale = shop.read_text().replace("# Read the cart's products", "# Fetch the cart's products")
+    shop.write_text(stale)
+    with pytest.raises(scratch.PatchError, match=r"shop\.py: line \d+ is .*Fetch the cart"):
+        scratch.apply_fix(root, scratch.N_PLUS_ONE_FIX)
+    assert shop.read_text() == stale
+    with pytest.raises(scratch.PatchError, match="no file changes"):
+        scratch.apply_patch(root, "just prose\n")
 
 
 def test_shop_validation_forwards_currency_as_sent() -> None:
@@ -175,6 +228,14 @@ def console_records(log_path: Path) -> list[dict[str, Any]]:
     return records
 
 
+def queries_per_request(records: list[dict[str, Any]]) -> Counter[int]:
+    """How many requests made how many catalog queries (server span -> its query spans)."""
+    servers = {r["context"]["span_id"] for r in records if r.get("kind") == "SpanKind.SERVER"}
+    queries = Counter(r["parent_id"] for r in records if r.get("name") == QUERY_SPAN)
+    assert set(queries) <= servers
+    return Counter(queries[span_id] for span_id in servers)
+
+
 def metric_names(records: list[dict[str, Any]]) -> set[str]:
     return {
         metric["name"]
@@ -191,13 +252,15 @@ def state_dir(tmp_path: Path) -> Iterator[Path]:
     stop_demo(tmp_path)
 
 
+CONSOLE = {
+    "OTEL_TRACES_EXPORTER": "console",
+    "OTEL_LOGS_EXPORTER": "console",
+    "OTEL_METRICS_EXPORTER": "console",
+}
+
+
 async def test_run_against_instrumented_services(state_dir: Path) -> None:
-    console = {
-        "OTEL_TRACES_EXPORTER": "console",
-        "OTEL_LOGS_EXPORTER": "console",
-        "OTEL_METRICS_EXPORTER": "console",
-    }
-    demo = start_demo(state_dir, "http://127.0.0.1:9", free_port(), free_port(), extra_env=console)
+    demo = start_demo(state_dir, "http://127.0.0.1:9", free_port(), free_port(), extra_env=CONSOLE)
     status = demo_status(state_dir)
     assert status.running and status.healthy
 
@@ -256,14 +319,38 @@ async def test_run_against_instrumented_services(state_dir: Path) -> None:
     assert {"orders.processed", "order.latency"} <= metric_names(shop)
     assert "payments.charged" in metric_names(payments)
 
-
-async def test_fix_switch_removes_the_errors(state_dir: Path) -> None:
-    exporters = ("OTEL_TRACES_EXPORTER", "OTEL_LOGS_EXPORTER", "OTEL_METRICS_EXPORTER")
-    none = dict.fromkeys(exporters, "none")
-    demo = start_demo(
-        state_dir, "http://127.0.0.1:9", free_port(), free_port(), fix_bug=True, extra_env=none
+    # The N+1: one catalog query per cart line sent, each a child of the request's span,
+    # naming the line that issues it.
+    assert queries_per_request(shop) == Counter(catalog_queries(r) for r in plan)
+    source = (ROOT / "demo_service" / "shop.py").read_text().splitlines()
+    line = next(
+        n for n, text in enumerate(source, 1) if "fetch_products([item.product_id])" in text
     )
-    assert demo_status(state_dir).fix_bug is True
+    in_checkout = [r["attributes"] for r in shop if r.get("name") == QUERY_SPAN and
+                   r["attributes"]["code.function.name"] == "checkout"]  # fmt: skip
+    assert in_checkout and all(
+        a["code.file.path"] == "demo_service/shop.py" and a["code.line.number"] == line
+        for a in in_checkout
+    )
+    assert max(catalog_queries(r) for r in plan) >= 3, "pick a seed with a big cart"
+    assert summary.cart_lines == {
+        str(n): c for n, c in sorted(Counter(len(r.body["items"]) for r in plan if r.body).items())
+    }
+
+
+async def test_fixed_copy_has_no_errors_and_one_catalog_query(
+    state_dir: Path, tmp_path: Path
+) -> None:
+    root = scratch.fixed_copy(tmp_path / "src")
+    demo = start_demo(
+        state_dir,
+        "http://127.0.0.1:9",
+        free_port(),
+        free_port(),
+        source_root=root,
+        extra_env=CONSOLE,
+    )
+    assert demo_status(state_dir).source_root == str(root)
     with pytest.raises(DemoError, match="already running"):
         start_demo(state_dir, "http://127.0.0.1:9", free_port(), free_port())
 
@@ -271,6 +358,19 @@ async def test_fix_switch_removes_the_errors(state_dir: Path) -> None:
     assert summary.total_requests == E2E_REQUESTS
     assert summary.errors == 0
     assert len(summary.run_id) == 8
+    stop_demo(state_dir)
+    assert queries_per_request(console_records(demo.shop.log_path)) == {1: E2E_REQUESTS}
+
+
+def test_stop_exports_the_last_span(state_dir: Path) -> None:
+    """SIGTERM ends a service through the SDK's shutdown, which flushes its queues: with a
+    60 s batch delay, the only way the span reaches the log is that flush."""
+    env = {**CONSOLE, "OTEL_BSP_SCHEDULE_DELAY": "60000", "OTEL_METRICS_EXPORTER": "none"}
+    demo = start_demo(state_dir, "http://127.0.0.1:9", free_port(), free_port(), extra_env=env)
+    assert httpx.get(f"{demo.shop_url}/api/products", timeout=10).status_code == 200
+    assert stop_demo(state_dir) == ["shop", "payments"]
+    spans = [r for r in console_records(demo.shop.log_path) if r.get("kind") == "SpanKind.SERVER"]
+    assert [s["name"] for s in spans] == ["GET /api/products"]
 
 
 def test_start_demo_reports_a_busy_port(tmp_path: Path) -> None:

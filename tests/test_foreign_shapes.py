@@ -195,6 +195,38 @@ async def test_2000_span_trace_fits_8k_tokens(native_stack: Stack, long_attribut
     assert len(full_answer("correlate_trace", bigger.structured_content)["spans"]) > len(shown)
 
 
+async def test_2000_span_fan_out_with_40_errors_and_logs_keeps_every_error(
+    native_stack: Stack,
+) -> None:
+    """The benchmark's SDK trace: 5 services, fan-out 10, an error span every 50 with its own
+    ERROR log, 2,040 logs. Every error span and its ancestors must fit, and when some cannot,
+    the warning's count is the number actually left out."""
+    from benchmarks.answer_size import SERVICES, emit_trace, wait_stored
+
+    from tests.otel_emit import emitter
+
+    emitters = [emitter(native_stack.settings.otlp_http_url, name) for name in SERVICES]
+    emitted = emit_trace(emitters, 2000, "fan")
+    for em in emitters:
+        em.shutdown()
+    wait_stored(native_stack, emitted)
+    result = await call("correlate_trace", {"trace_id": emitted.trace_id})
+    r = full_answer("correlate_trace", result.structured_content)
+    assert answer_chars(result)[0] <= 8000 * 4
+    shown = {sp["span_id"] for sp in r["spans"]}
+    assert len(emitted.error_span_ids) == 40 and emitted.error_span_ids <= shown
+    assert emitted.root_span_id in shown and not r["warnings"]
+    small = await call("correlate_trace", {"trace_id": emitted.trace_id, "max_tokens": 2000})
+    tight = full_answer("correlate_trace", small.structured_content)
+    assert answer_chars(small)[0] <= 2000 * 4
+    missing = len(emitted.error_span_ids - {sp["span_id"] for sp in tight["spans"]})
+    assert missing > 0 and tight["warnings"] == [
+        f"{missing} error spans did not fit the 2000-token budget (counted under `omitted`): "
+        "raise max_tokens to see them."
+    ]
+    assert sum(g.get("errors", 0) for g in tight["omitted"]) == missing
+
+
 async def test_compare_runs_names_the_repeated_span(native_stack: Stack) -> None:
     s = native_stack.settings
     shape = emit_n_plus_one_runs(s.otlp_http_url)

@@ -88,11 +88,14 @@ def test_up_status_down_leaves_nothing_behind(
     assert logs.returncode == 0 and "victoriametrics.log" in logs.stdout
     exports = _cli(env, "stack", "env")
     assert f"export VM_URL=http://127.0.0.1:{ports.victoriametrics}" in exports.stdout
+    key_file = state_dir / "force-flush.key"
+    assert f"export OBS_MCP_FORCE_FLUSH_KEY_FILE={key_file.absolute()}" in exports.stdout
+    assert key_file.read_text().strip() not in exports.stdout, "a path is printed, not the key"
     down = _cli(env, "stack", "down")
     assert down.returncode == 0
     assert not any(pid_alive(pid) for pid in pids), "a stack process survived `down`"
     stopped = _cli(env, "stack", "status")
-    assert stopped.returncode == 3
+    assert stopped.returncode == 1  # a problem found: the same code as every command
     assert "stopped" in stopped.stdout
     assert (state_dir / "data" / "victoriametrics").is_dir(), "down must keep data"
 
@@ -139,7 +142,7 @@ def test_crashed_component_is_reported_and_restarted_by_up(
     os.kill(victim.pid, 9)
     time.sleep(0.5)
     status = _cli(env, "stack", "status")
-    assert status.returncode == 3
+    assert status.returncode == 1
     assert _cli(env, "stack", "up").returncode == 0
     assert all(s.healthy for s in Stack.from_state_dir(state_dir).status())
 

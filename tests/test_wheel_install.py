@@ -29,6 +29,7 @@ PACKAGE_DATA = {  # wheel path -> the repository file it must be a copy of (one 
     "obs_mcp/stack/data/versions.env": "versions.env",
     "obs_mcp/stack/data/collector/config.yaml": "collector/config.yaml",
     "obs_mcp/stack/data/collector/builder-config.yaml": "collector/builder-config.yaml",
+    "obs_mcp/stack/data/collector/scrape.yaml": "collector/scrape.yaml",
 }
 
 

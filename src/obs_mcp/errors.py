@@ -26,3 +26,19 @@ class QueryRejected(StoreError):
 class OutOfRetention(QueryRejected):
     """The whole window is older than the store keeps (VictoriaTraces refuses such queries;
     VictoriaLogs answers them empty)."""
+
+
+class StorageNodeDown(StoreError):
+    """A cluster frontend (vlselect / vtselect) could not reach some of its storage nodes:
+    `nodes` are their host:port. A full answer is impossible until they are back."""
+
+    def __init__(self, store: str, url: str, nodes: list[str], detail: str) -> None:
+        self.nodes = nodes
+        super().__init__(
+            store,
+            url,
+            f"storage node {', '.join(nodes)} unavailable, so the select node cannot answer "
+            f"over all the data ({detail})",
+            f"Bring {', '.join(nodes)} back (check its /health and log); until then answers "
+            "that need every row fail rather than count part of them.",
+        )

@@ -44,11 +44,21 @@ def links_field() -> Any:
     )
 
 
+def partial_field() -> Any:
+    """`warnings`: only there when a cluster storage node was missing from the answer."""
+    return Field(
+        default_factory=list,
+        exclude_if=lambda v: not v,
+        description="partial answer: which storage node was missing",
+    )
+
+
 class LogsResult(Bounded):
     query: str = Field(description="the LogsQL actually run (with the service filter)")
     window: str
     rows: list[LogRow]
     links: dict[str, str] = links_field()
+    warnings: list[str] = partial_field()
 
 
 # ---- metrics ----------------------------------------------------------------------------------
@@ -87,6 +97,7 @@ class TracesResult(Bounded):
     window: str
     traces: list[TraceSummary]
     links: dict[str, str] = links_field()
+    warnings: list[str] = partial_field()
 
 
 class SpanLog(BaseModel):
@@ -419,6 +430,52 @@ class StackHealth(BaseModel):
     hints: list[str]
 
 
+# ---- request_series (time series for the terminal view, the report and dashboards) -------------
+class SeriesPoint(BaseModel):
+    time: str = Field(description="bucket start, RFC3339 (requests are placed by their end time)")
+    requests: int
+    errors: int
+    error_rate: float
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    exact: bool = Field(default=True, description="false: percentiles are bucket-edge estimates")
+
+
+class OperationSeries(BaseModel):
+    operation: str
+    requests: int
+    errors: int
+    points: list[SeriesPoint]
+
+
+class RequestSeries(BaseModel):
+    service: str
+    window: str
+    step_s: int = Field(description="bucket width, seconds")
+    source: str
+    points: list[SeriesPoint] = Field(description="every bucket of the window, empty ones too")
+    operations: list[OperationSeries] = Field(default_factory=list)
+    operations_total: int = 0
+    percentiles_exact: bool = True
+    percentiles_note: str | None = None
+    hint: str | None = None
+
+
+class DurationBucket(BaseModel):
+    index: int = Field(description="the percentile engine's log bucket: floor(ln(ns + 1) * 20)")
+    low_ms: float
+    high_ms: float = Field(description="exclusive")
+    count: int = Field(description="requests in the bucket (exact)")
+
+
+class SlowRequest(BaseModel):
+    trace_id: str
+    operation: str
+    duration_ms: float
+    end_time: str
+
+
 # ---- list_fields --------------------------------------------------------------------------------
 class FieldInfo(BaseModel):
     key: str = Field(description="as search_traces(tags=) / LogsQL take it")
@@ -460,3 +517,72 @@ class WaitResult(BaseModel):
     hint: str | None = None
     health: StackHealth | None = Field(default=None, description="on timeout: where data stops")
     warnings: list[str] = Field(default_factory=list, exclude_if=lambda v: not v)
+
+
+# ---- agent sessions ---------------------------------------------------------------------------
+class ToolUse(BaseModel):
+    tool: str
+    calls: int = Field(description="tool_result events: the tool ran")
+    failed: int = Field(default=0, description="results with success=false")
+    accepted: int = Field(default=0, description="tool_decision events that let it run")
+    rejected: int = Field(default=0, description="tool_decision events that refused it")
+
+
+class McpUse(BaseModel):
+    server: str
+    tool: str
+    calls: int
+    failed: int = 0
+
+
+class ChildService(BaseModel):
+    service: str = Field(description="a process that continued the session's trace")
+    traces: int
+    spans: int
+    errors: int = 0
+
+
+class TimelineNode(BaseModel):
+    depth: int
+    time: str
+    kind: Literal["prompt", "api_call", "tool_call", "step", "child", "event"]
+    name: str
+    service: str | None = None
+    duration_ms: float | None = None
+    status: Literal["ok", "error"] | None = None
+    trace_id: str | None = None
+    span_id: str | None = None
+    attributes: dict[str, str] = Field(default_factory=dict, exclude_if=lambda v: not v)
+
+
+class AgentSession(BaseModel):
+    session_id: str
+    client: str
+    service: str
+    models: list[str] = Field(default_factory=list)
+    start: str
+    end: str
+    duration_s: float
+    prompts: int
+    api_calls: int
+    api_errors: int
+    tokens: dict[str, int] = Field(description="model-call tokens by type (exact event sums)")
+    cost_usd: float | None = None
+    active_s: float | None = Field(default=None, description="active time metric (PromQL)")
+    tool_calls: list[ToolUse] = Field(default_factory=list)
+    mcp_calls: list[McpUse] = Field(default_factory=list, exclude_if=lambda v: not v)
+    traces: int = Field(default=0, description="trace ids its events name")
+    trace_ids: list[str] = Field(default_factory=list, exclude_if=lambda v: not v)
+    children: list[ChildService] | None = Field(
+        default=None, description="other services' spans in its traces; null: not knowable"
+    )
+    timeline: list[TimelineNode] = Field(default_factory=list, exclude_if=lambda v: not v)
+    timeline_omitted: int = Field(default=0, exclude_if=lambda v: not v)
+    notes: list[str] = Field(default_factory=list, exclude_if=lambda v: not v)
+
+
+class AgentSessionsResult(Bounded):
+    window: str
+    total_sessions: int = Field(description="sessions in the window (exact)")
+    sessions: list[AgentSession]
+    source: str

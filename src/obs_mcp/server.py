@@ -1,12 +1,15 @@
 """The MCP server: thin typed tools over the query core (names, descriptions, schemas, hints).
 
-`mcp run src/obs_mcp/server.py` and `mcp dev` find the module-level `mcp`.
+`mcp run src/obs_mcp/server.py` and `mcp dev` find the module-level `mcp`. Start-up is paid
+by every agent session: tools/list needs only the result models (for the output schemas), so
+each tool imports its query module on its first call, and the store clients are made then.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Annotated, Literal
@@ -18,23 +21,11 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from obs_mcp import guides
-from obs_mcp.core import (
-    compare,
-    correlate,
-    discovery,
-    health,
-    logs,
-    metrics,
-    overview,
-    red,
-    services,
-    signatures,
-    traces,
-    wait,
-)
-from obs_mcp.core.backends import Backends, open_backends
-from obs_mcp.errors import ObsError
+from obs_mcp.config import Settings
+from obs_mcp.core.backends import Backends, LazyBackends
+from obs_mcp.errors import InvalidArgument, ObsError
 from obs_mcp.models import (
+    AgentSessionsResult,
     CompareResult,
     CorrelatedTrace,
     ErrorRateResult,
@@ -64,7 +55,8 @@ Telemetry of the apps on this machine (OTel -> VictoriaLogs/Metrics/Traces). Wor
    before -> after figures, e.g. "error rate 18.7% -> 0%".
 service_overview / top_errors summarise a service; stack_health explains missing data;
 list_fields names the span/log attribute keys that exist (for tags= and LogsQL filters).
-query_logs / query_metrics are for questions the above do not answer.
+query_logs / query_metrics are for questions the above do not answer; agent_sessions shows
+your own sessions (tokens, failed tool calls, the processes you started).
 Durations are ms, times RFC3339 UTC; `since` is relative (15m), explicit start/end win."""
 
 READ_ONLY = ToolAnnotations(
@@ -78,12 +70,15 @@ ServiceName = Annotated[str, Field(description="exact service.name (see list_ser
 
 
 @asynccontextmanager
-async def lifespan(_server: MCPServer[Backends]) -> AsyncIterator[Backends]:
-    async with open_backends() as backends:
+async def lifespan(_server: MCPServer[LazyBackends]) -> AsyncIterator[LazyBackends]:
+    backends = LazyBackends(Settings.from_env())  # the env as it is when the server starts
+    try:
         yield backends
+    finally:
+        await backends.aclose()
 
 
-mcp: MCPServer[Backends] = MCPServer(
+mcp: MCPServer[LazyBackends] = MCPServer(
     name="obs-mcp",
     instructions=INSTRUCTIONS,
     log_level="WARNING",
@@ -93,8 +88,8 @@ mcp: MCPServer[Backends] = MCPServer(
 
 def _backends(ctx: Context) -> Backends:
     backends = ctx.request_context.lifespan_context
-    assert isinstance(backends, Backends)
-    return backends
+    assert isinstance(backends, LazyBackends)
+    return backends.get()
 
 
 async def _answer(call: Awaitable[BaseModel], tool: str) -> CallToolResult:
@@ -123,6 +118,8 @@ async def list_services(
 ) -> Annotated[CallToolResult, ServicesResult]:
     """Every service seen in traces, logs and metrics, with the newest timestamp per signal.
     Call first: it gives the exact names other tools need and shows whether data arrives."""
+    from obs_mcp.core import services
+
     return await _answer(services.list_services(_backends(ctx), since, start, end), "list_services")
 
 
@@ -139,8 +136,10 @@ async def error_rate(
 ) -> Annotated[CallToolResult, ErrorRateResult]:
     """Exact requests, errors, error rate and p50/p95/p99 (ms, nearest rank) of a service, per
     operation, over ALL its spans. Request = entry SERVER/CONSUMER span (nested ones of the
-    same service count once); error = status ERROR or UNSET with HTTP >= 500. Measure a problem
-    or verify a fix; for failing requests use search_traces."""
+    same service count once); error = status ERROR or UNSET with HTTP >= 500. Measure, or
+    verify a fix; failing requests: search_traces."""
+    from obs_mcp.core import red
+
     return await _answer(
         red.error_rate(_backends(ctx), service, since, start, end, operation), "error_rate"
     )
@@ -162,8 +161,9 @@ async def search_traces(
     limit: Annotated[int, Field(ge=1, le=200)] = 20,
 ) -> Annotated[CallToolResult, TracesResult]:
     """Find traces (newest first) that touched a service: summaries with root operation,
-    duration, span and error counts. Returns trace ids for correlate_trace; use error_rate
-    for rates, not counts of these."""
+    duration, span and error counts. Trace ids for correlate_trace; rates: error_rate."""
+    from obs_mcp.core import traces
+
     return await _answer(
         traces.search_traces(
             _backends(ctx),
@@ -198,6 +198,8 @@ async def correlate_trace(
     each span's logs under it, RED of its services, and where the time went (top self time,
     repeated calls e.g. N+1 collapsed into one row). Root and errors always first; the rest is
     summarised in `omitted`. The step after search_traces or a log's trace_id."""
+    from obs_mcp.core import correlate
+
     return await _answer(
         correlate.correlate_trace(
             _backends(ctx), trace_id, max_spans, max_logs, max_tokens, since, start, end
@@ -218,6 +220,8 @@ async def query_logs(
 ) -> Annotated[CallToolResult, LogsResult]:
     """Log lines (newest first) by LogsQL. Fields: _msg, severity_text, service.name,
     trace_id, span_id. For the logs of one trace, correlate_trace is better."""
+    from obs_mcp.core import logs
+
     return await _answer(
         logs.query_logs(_backends(ctx), query, service, since, start, end, limit), "query_logs"
     )
@@ -236,6 +240,8 @@ async def query_metrics(
 ) -> Annotated[CallToolResult, MetricsResult]:
     """PromQL over VictoriaMetrics: instant value now (no since/start) or a bounded range.
     For request error rates prefer error_rate (exact, from spans)."""
+    from obs_mcp.core import metrics
+
     return await _answer(
         metrics.query_metrics(_backends(ctx), query, since, start, end, step), "query_metrics"
     )
@@ -261,6 +267,8 @@ async def compare_runs(
     error rate, p50/p95/p99 per operation, new/gone error signatures and a verdict that only
     counts significant changes (requests and errors as in error_rate). Use instead of two
     error_rate calls."""
+    from obs_mcp.core import compare
+
     return await _answer(
         compare.compare_runs(
             _backends(ctx), service, baseline_start, baseline_end, current_start,
@@ -281,8 +289,9 @@ async def top_errors(
 ) -> Annotated[CallToolResult, TopErrorsResult]:
     """What fails, as incidents: the span where each error started (exception type + message
     template, count, first/last seen, sample trace and log, code location), with the callers'
-    errors that only propagate it listed under it. error_rate says how often;
-    correlate_trace(sample_trace_id) shows one in full."""
+    errors that only propagate it listed under it. correlate_trace(sample_trace_id) shows one."""
+    from obs_mcp.core import signatures
+
     return await _answer(
         signatures.top_errors(_backends(ctx), service, since, start, end, limit), "top_errors"
     )
@@ -294,6 +303,8 @@ async def service_overview(
 ) -> Annotated[CallToolResult, ServiceOverview]:
     """One page on any service: RED per operation, top error signatures, newest ERROR logs,
     services it calls and is called by, its metric names. Start here for an unfamiliar service."""
+    from obs_mcp.core import overview
+
     return await _answer(
         overview.service_overview(_backends(ctx), service, since), "service_overview"
     )
@@ -307,6 +318,8 @@ async def stack_health(
     """Why is there no data? Collector and stores up, what they accepted/sent, newest span/log/
     metric (of a service too), and concrete fixes incl. close service names. Use when a tool
     comes back empty."""
+    from obs_mcp.core import health
+
     return await _answer(health.stack_health(_backends(ctx), service), "stack_health")
 
 
@@ -323,7 +336,9 @@ async def list_fields(
 ) -> Annotated[CallToolResult, FieldsResult]:
     """The attribute keys of a service's spans and logs with their top values and exact
     counts. Call before search_traces(tags=...) or a query_logs filter instead of guessing
-    keys; service_overview gives its RED and errors, not keys."""
+    keys."""
+    from obs_mcp.core import discovery
+
     return await _answer(
         discovery.list_fields(_backends(ctx), service, since, start, end, signal, keys, values),
         "list_fields",
@@ -342,9 +357,10 @@ async def wait_for_data(
     timeout: Annotated[float, Field(gt=0, le=30, description="seconds")] = 10,  # noqa: ASYNC109
 ) -> Annotated[CallToolResult, WaitResult]:
     """After a re-run, before reading it: waits (progress notifications) until a service or
-    run has the new requests/log lines, counted from start (default: this call), then
-    returns counts and newest times; on timeout, what it saw and where the pipeline stops
-    (stack_health). Pass start = the run's start."""
+    run has the new requests/log lines, counted from start (default: this call); on timeout,
+    what it saw and where the pipeline stops (stack_health). Pass start = the run's start."""
+    from obs_mcp.core import wait
+
     return await _answer(
         wait.wait_for_data(
             _backends(ctx), service, run_id, min_requests, min_logs, since, start, timeout,
@@ -352,6 +368,23 @@ async def wait_for_data(
         ),
         "wait_for_data",
     )  # fmt: skip
+
+
+@mcp.tool(annotations=READ_ONLY)
+async def agent_sessions(
+    ctx: Context,
+    session_id: Annotated[str | None, Field(description="one session: adds its tree")] = None,
+    since: Annotated[str, Field(description="e.g. 2h, 7d")] = "1d",
+    limit: Annotated[int, Field(ge=1, le=50)] = 10,
+) -> Annotated[CallToolResult, AgentSessionsResult]:
+    """Your own sessions (Claude Code, Codex), newest first: tokens, cost, API errors,
+    tool/MCP calls, failures, child processes."""
+    from obs_mcp.core import agent_sessions as sessions
+
+    return await _answer(
+        sessions.agent_sessions(_backends(ctx), session_id, None, since, None, None, limit),
+        "agent_sessions",
+    )
 
 
 @mcp.resource("obs://cheatsheet/logsql", mime_type="text/markdown")
@@ -385,6 +418,11 @@ def main() -> None:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    try:
+        Settings.from_env()  # a malformed setting (a tenant id) is a sentence, not a traceback
+    except InvalidArgument as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     mcp.run()
 
 

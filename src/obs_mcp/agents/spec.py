@@ -39,6 +39,7 @@ def server_spec(name: str = "obs", settings: StackSettings | None = None) -> Ser
         "VM_URL": s.vm_url,
         "VT_URL": s.vt_url,
         "OBS_MCP_COLLECTOR_METRICS_URL": s.collector_metrics_url,
+        **s.flush_env(),  # the key file's path: no secret is written into a client's config
     }
     return ServerSpec(name, str(Path(sys.executable).absolute()), ("-m", "obs_mcp"), env)
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 from obs_mcp.agents.tomledit import inline_value
+from obs_mcp.pipeline import AGENT_EXPORT_ENV
 from obs_mcp.stack.runner import StackSettings
 
 
-def claude_code_telemetry_env(settings: StackSettings, traces: bool = False) -> dict[str, str]:
+def claude_code_telemetry_env(settings: StackSettings, traces: bool = True) -> dict[str, str]:
     """Env that makes Claude Code export its own metrics and events over OTLP/HTTP to the stack."""
     env = {
         "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
@@ -16,18 +17,23 @@ def claude_code_telemetry_env(settings: StackSettings, traces: bool = False) -> 
         "OTEL_LOGS_EXPORTER": "otlp",
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         "OTEL_EXPORTER_OTLP_ENDPOINT": settings.otlp_http_url,
-        "OTEL_METRIC_EXPORT_INTERVAL": "10000",
+        **AGENT_EXPORT_ENV,  # obs_mcp/pipeline.py: 1 s, with the reason
         # Claude Code exports delta sums by default; VictoriaMetrics stores deltas as they come,
         # so `sum by (type) (claude_code_token_usage_tokens_total)` would show the last export
         # interval only. Cumulative makes the counters Prometheus-style running totals.
         "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "cumulative",
-        "OTEL_LOGS_EXPORT_INTERVAL": "5000",
         # tool_result events then name the MCP server/tool and parameters (local stack only)
         "OTEL_LOG_TOOL_DETAILS": "1",
     }
     if traces:
         env["CLAUDE_CODE_ENHANCED_TELEMETRY_BETA"] = "1"
         env["OTEL_TRACES_EXPORTER"] = "otlp"
+        # With tracing on, Claude Code gives each Bash command a TRACEPARENT of its tool span,
+        # but only when it talks to api.anthropic.com; this flag extends that to any
+        # ANTHROPIC_BASE_URL (a gateway, a proxy, a local model server), and makes it send
+        # `traceparent` to that endpoint too. Read in Claude Code 2.1.332 and checked by
+        # tests/test_agent_sessions.py; upstream: anthropics/claude-code#45483.
+        env["CLAUDE_CODE_PROPAGATE_TRACEPARENT"] = "1"
     return env
 
 
@@ -56,7 +62,9 @@ def codex_telemetry_toml(settings: StackSettings) -> str:
     return "\n".join(
         [
             "# Codex -> obs-mcp stack: add to ~/.codex/config.toml ($CODEX_HOME/config.toml);",
-            "# a file holds one [otel] table.",
+            "# a file holds one [otel] table. Codex continues an inherited TRACEPARENT (so a",
+            "# `codex exec` started by Claude Code nests under it) but sets none for the",
+            "# commands it runs (0.171): they only see one Codex itself inherited.",
             "[otel]",
             'environment = "dev"',
             "log_user_prompt = false",

@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from obs_mcp.cli import analysis_cmd, discover_cmd, install_cmd, query_cmd, run_cmd, stack_cmd
+from obs_mcp.cli import (
+    analysis_cmd,
+    discover_cmd,
+    install_cmd,
+    query_cmd,
+    report_cmd,
+    run_cmd,
+    sessions_cmd,
+    stack_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,13 +32,19 @@ def build_parser() -> argparse.ArgumentParser:
     analysis_cmd.add_parsers(sub)
     discover_cmd.add_parsers(sub)
     install_cmd.add_parsers(sub)
+    report_cmd.add_parsers(sub)
+    sessions_cmd.add_parsers(sub)
     run_cmd.add_parsers(sub)
     demo = sub.add_parser("demo", help="the demo shop: run the whole loop, or start/stop it")
     demo.add_argument("action", choices=["run", "up", "down", "status"], nargs="?", default="run")
     demo.add_argument("--requests", type=int, default=400)
-    demo.add_argument("--concurrency", type=int, default=8)
+    demo.add_argument("--concurrency", type=int, default=4)
     demo.add_argument("--seed", type=int, default=42)
-    demo.add_argument("--fix-bug", action="store_true", help="start the services with the fix")
+    demo.add_argument(
+        "--fix-bug",
+        action="store_true",
+        help="up: start a scratch copy with both fixes (demo_service/patches) applied",
+    )
     demo.add_argument("--shop-port", type=int, default=8000)
     demo.add_argument("--payments-port", type=int, default=8001)
     return parser
@@ -50,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         return discover_cmd.run(args)
     if args.command in install_cmd.COMMANDS:
         return install_cmd.run(args)
+    if args.command in report_cmd.COMMANDS:
+        return report_cmd.run(args)
+    if args.command in sessions_cmd.COMMANDS:
+        return sessions_cmd.run(args)
     if args.command in run_cmd.COMMANDS:
         return run_cmd.run(args)
     if args.command == "demo":
@@ -82,10 +101,12 @@ def _serve(args: argparse.Namespace) -> int:
 
         serve_stdio()
         return 0
+    from obs_mcp.config import Settings
     from obs_mcp.errors import InvalidArgument
     from obs_mcp.http_serve import serve_http
 
     try:
+        Settings.from_env()  # a malformed setting (a tenant id) stops here with its sentence
         serve_http(args.transport, args.host, args.port)
     except InvalidArgument as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,7 +1,8 @@
 """`obs-mcp compare|top-errors|overview|health`: the analysis tools' core, for humans.
 
 Same core functions as the MCP tools; compact rich output, `--json` for the exact payload,
-`overview --watch` for a live view refreshed every 2 s.
+`overview --watch` for a live view refreshed every 2 s with per-operation trends, and
+`compare` with before/after bars (cli/trends.py: plain text that fits 80 columns).
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from rich.text import Text
 
 from obs_mcp.cli.console import make_console
 from obs_mcp.cli.query_cmd import execute
+from obs_mcp.cli.trends import compare_lines, series_lines
 from obs_mcp.core import compare, health, overview, signatures
 from obs_mcp.core.backends import Backends, open_backends
+from obs_mcp.core.timeseries import request_series
 from obs_mcp.errors import ObsError
 from obs_mcp.models import (
     CompareResult,
@@ -31,11 +34,13 @@ from obs_mcp.models import (
     StackHealth,
     TopErrorsResult,
 )
+from obs_mcp.timeparse import resolve_window
 
 out = make_console()
 err = make_console(stderr=True)
 COMMANDS = {"compare", "top-errors", "overview", "health"}
 WATCH_SECONDS = 2.0
+TREND_BUCKETS = 48
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -82,17 +87,36 @@ def _call(a: argparse.Namespace) -> Callable[[Backends], Awaitable[BaseModel]]:
 def run(args: argparse.Namespace) -> int:
     call = _call(args)
     if args.command == "overview" and args.watch and not args.json:
-        return _watch(call)
+        return _watch(lambda b: watch_view(b, args.service, args.since))
     return execute(call, args.json, lambda result: out.print(render(result)))
 
 
-def _watch(call: Callable[[Backends], Awaitable[BaseModel]]) -> int:
+def text_width() -> int:
+    """Trend lines fill a terminal (up to 120 columns); piped, they fit 80."""
+    return min(out.width, 120) if out.is_terminal else 80
+
+
+async def watch_view(
+    backends: Backends, service: str, since: str, width: int | None = None
+) -> RenderableType:
+    """The overview page, then requests/errors/p95 per operation over the same window."""
+    result = await overview.service_overview(backends, service, since)
+    start, end = (part.strip() for part in result.window.split(".."))
+    window = resolve_window(None, start, end)
+    series = await request_series(
+        backends, service, window, by_operation=True, buckets=TREND_BUCKETS
+    )
+    trends = Text("\n".join(series_lines(series, width or text_width())))
+    return RichGroup(render(result), trends)
+
+
+def _watch(view_of: Callable[[Backends], Awaitable[RenderableType]]) -> int:
     async def loop() -> None:
         async with open_backends() as backends:
             with Live(Text("loading…"), console=out, auto_refresh=False) as live:
                 while True:
                     try:
-                        view = render(await call(backends))
+                        view = await view_of(backends)
                     except ObsError as exc:
                         view = Text(f"error: {exc}", style="red")
                     stamp = Text(time.strftime("%H:%M:%S") + "  (Ctrl-C to stop)", style="dim")
@@ -131,6 +155,7 @@ def render(result: BaseModel) -> RenderableType:
         color = {"improved": "green", "regressed": "red", "mixed": "yellow"}.get(result.verdict)
         parts.append(Text(f"{result.service}: {result.verdict}", style=f"bold {color or ''}"))
         parts += [Text(f"  {r}") for r in result.reasons]
+        parts.append(Text("\n".join(compare_lines(result, text_width())[1:])))
         t = Table("operation", "requests", "req/s", "error rate", "p50 ms", "p95 ms", "p99 ms")
         rows = [("ALL", result.baseline, result.current)] + [
             (o.operation, o.baseline, o.current) for o in result.operations

@@ -58,8 +58,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     env.add_argument(
         "--traces",
-        action="store_true",
-        help="claude-code: also export traces (beta in Claude Code)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="claude-code: export traces (beta) and pass TRACEPARENT to Bash children",
     )
     _state_dir_arg(env)
 

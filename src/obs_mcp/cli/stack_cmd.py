@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
                 _say(line)
             return 0
         if args.action == "status":
-            return 0 if print_status(stack) else 3
+            return 0 if print_status(stack) else 1
         if args.action == "env":
             for key, value in stack.settings.store_env().items():
                 print(f"export {key}={value}")

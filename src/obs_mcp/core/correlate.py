@@ -70,6 +70,7 @@ FULL_ERROR_SPANS = 10  # of those, shown with all attributes and the stack trace
 LOGS_PER_SPAN = 10
 LOG_CHARS = 500
 MAX_OMITTED_GROUPS = 20
+WARNING_CHARS = 160  # the "error spans did not fit" warning, when it has to be said
 TOP_SELF_TIME = 5
 TOP_REPEATED = 5
 RED_MAX_SERVICES = 10
@@ -197,7 +198,8 @@ class _View:
             status="error" if span.error else "ok",
             status_message=clip(message) if message else None,
             repeat=repeat,
-            attributes=span_attributes(row, full=detailed),
+            # BARE rows of healthy spans are structure only: room for every error span
+            attributes=span_attributes(row, full=detailed) if level != BARE or span.error else {},
             logs=logs,
         )
 
@@ -235,7 +237,7 @@ class _Plan:
         self.level.pop(span_id)
 
 
-def _size(model: SpanNode | SpanLog) -> int:
+def _size(model: SpanNode | SpanLog | OmittedSpans) -> int:
     return len(compact_json(model)) + 1  # +1: the comma between list items
 
 
@@ -257,6 +259,25 @@ def _by_value(tree: Tree) -> list[Span]:
         tree.visible(),
         key=lambda s: (not (s.critical or any(m.critical for m in s.repeat)), -self_time(s)),
     )
+
+
+def _omitted_bound(tree: Tree) -> int:
+    """The most characters `omitted` can take, whatever is shown: its groups are capped, so
+    the largest MAX_OMITTED_GROUPS of them plus the "(other)" row bound it."""
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for span in tree.spans:
+        counts[(span.service, span.operation)] += 1
+    total_ms = _ms(sum(s.duration for s in tree.spans))
+    sizes = sorted(
+        (_size(OmittedSpans(service=svc, operation=op, count=n, errors=n, total_ms=total_ms))
+         for (svc, op), n in counts.items()),
+        reverse=True,
+    )  # fmt: skip
+    other = OmittedSpans(
+        service="(other)", operation=f"{len(counts)} more operations",
+        count=len(tree.spans), errors=len(tree.spans), total_ms=total_ms,
+    )  # fmt: skip
+    return sum(sizes[:MAX_OMITTED_GROUPS]) + _size(other) + len('"omitted":[],')
 
 
 def _omitted(tree: Tree, shown: set[str]) -> list[OmittedSpans]:
@@ -333,8 +354,7 @@ def fit(
     """
     tree, budget = view.tree, result.budget_tokens * CHARS_PER_TOKEN
     plan = _Plan()
-    room = budget - len(compact_json(result)) - 60 * (MAX_OMITTED_GROUPS + 1)
-    left_out_errors = 0
+    room = budget - len(compact_json(result)) - _omitted_bound(tree) - WARNING_CHARS
     must = _must(tree, main) if main is not None else []
     # Each must-row gets the richest rendering that still leaves room for all the others in
     # their lean form (an error span with its own warnings/errors, an ancestor bare), so
@@ -353,7 +373,6 @@ def fit(
                 level, size = candidate, rich
                 break
         if plan.order and plan.used + size > room:  # max_spans never drops these
-            left_out_errors += int(span.error)
             continue
         plan.add(span, size, level)
     for span in _by_value(tree):
@@ -368,11 +387,7 @@ def fit(
                 for s, size in zip(rows, sizes, strict=True):
                     plan.add(s, size, level)
                 break
-    if left_out_errors:
-        result.warnings.append(
-            f"{left_out_errors} error spans did not fit the {result.budget_tokens}-token budget "
-            "(counted under `omitted`): raise max_tokens to see them."
-        )
+    warnings = list(result.warnings)
     while True:
         shown = set(plan.order)
         result.spans = [
@@ -381,6 +396,11 @@ def fit(
         result.omitted = _omitted(tree, shown)
         _counts(result, tree, shown)
         result.orphan_logs = []
+        left_out = sum(1 for x in must if x.error and x.span_id not in shown)
+        result.warnings = warnings + (
+            [f"{left_out} error spans did not fit the {result.budget_tokens}-token budget "
+             "(counted under `omitted`): raise max_tokens to see them."] if left_out else []
+        )  # fmt: skip
         used = len(compact_json(result))
         for log in (log for log in logs if log.span_id not in shown):
             if used + _size(log) > budget:

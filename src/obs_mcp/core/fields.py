@@ -60,6 +60,7 @@ SPAN_ATTR_TWINS = {
 SPAN_ATTR_BRIEF = (
     "http.route", "http.response.status_code", "http.status_code", "db.system",
     "db.query.text", "db.statement", "rpc.method", "messaging.destination.name",
+    "code.function.name", "code.file.path", "code.line.number",  # the line that made the call
 )  # fmt: skip
 BRIEF_VALUE_CHARS = 120
 

@@ -17,6 +17,7 @@ from obs_mcp.core.fields import LOG_SERVICE, SERVICE
 from obs_mcp.core.names import closest
 from obs_mcp.errors import StoreError
 from obs_mcp.models import CollectorHealth, StackHealth, StoreHealth
+from obs_mcp.pipeline import APP_EXPORT_ENV
 from obs_mcp.queries import check_name, logsql_exact, logsql_field, promql_matcher
 from obs_mcp.timeparse import Window, parse_store_time, rfc3339
 
@@ -32,7 +33,8 @@ _COUNTERS = {
 MISSING_HINTS = {
     "traces": "no spans: export traces with OTEL_TRACES_EXPORTER=otlp and "
     "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 (opentelemetry-instrument for Python)",
-    "metrics": "no metrics: set OTEL_METRICS_EXPORTER=otlp, and OTEL_METRIC_EXPORT_INTERVAL=5000 "
+    "metrics": "no metrics: set OTEL_METRICS_EXPORTER=otlp, and "
+    f"OTEL_METRIC_EXPORT_INTERVAL={APP_EXPORT_ENV['OTEL_METRIC_EXPORT_INTERVAL']} "
     "(ms; the default 60000 delays the first point by a minute)",
     "logs": "no logs: set OTEL_LOGS_EXPORTER=otlp and turn on logging instrumentation "
     "(Python: OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED=true)",
@@ -192,6 +194,15 @@ async def stack_health(backends: Backends, service: str | None = None) -> StackH
         for i, s in enumerate(signals)
     ]
     hints = _pipeline_hints(collector, stores)
+    # /health of a cluster select node stays 200 with a storage node down: its queries say so
+    failed = {
+        signal: outcome
+        for signal, store, outcome in zip(signals, stores, outcomes[4:7], strict=True)
+        if store.up and isinstance(outcome, StoreError)
+    }
+    hints += [
+        f"{error.store} is up but cannot answer queries: {error}" for error in failed.values()
+    ]
     found = None
     if service:
         found = any(s.newest_for_service for s in stores)
@@ -208,12 +219,20 @@ async def stack_health(backends: Backends, service: str | None = None) -> StackH
             )
     for i, signal in enumerate(signals):
         store = stores[i]
+        if signal in failed:
+            continue
         if store.up and not store.newest:
             hints.append(MISSING_HINTS[signal])
         elif store.up and found and not store.newest_for_service:
             hints.append(f"{service!r} sends {MISSING_HINTS[signal]}")
     failing = any(collector.refused.values()) or any(collector.send_failed.values())
-    ok = collector.up and all(s.up for s in stores) and found is not False and not failing
+    ok = (
+        collector.up
+        and all(s.up for s in stores)
+        and found is not False
+        and not failing
+        and not failed
+    )
     return StackHealth(
         ok=ok,
         collector=collector,

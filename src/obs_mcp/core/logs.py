@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from obs_mcp.clients.logsql import partial_allowed
 from obs_mcp.core.backends import Backends
 from obs_mcp.core.fields import LOG_SERVICE, MAX_MESSAGE_CHARS, clip, log_attributes
 from obs_mcp.core.links import logs_link, with_filter
 from obs_mcp.core.names import unknown_service_hint
+from obs_mcp.core.tenants import tenant_hint
 from obs_mcp.errors import InvalidArgument
 from obs_mcp.models import LogRow, LogsResult
 from obs_mcp.queries import check_name, logsql_exact
@@ -42,7 +44,8 @@ async def query_logs(
         raise InvalidArgument(f"query is longer than {MAX_QUERY_CHARS} characters")
     window = resolve_window(since, start, end, default_since="15m")
     extra = logsql_exact(LOG_SERVICE, check_name(service, "service")) if service else None
-    rows = await backends.logs.query(query, window, limit=limit + 1, extra_filters=extra)
+    with partial_allowed() as partial:  # example lines: partial, said so, beats none
+        rows = await backends.logs.query(query, window, limit=limit + 1, extra_filters=extra)
     rows.sort(key=lambda r: store_time_ns(r.get("_time", "")), reverse=True)
     truncated = len(rows) > limit
     shown = [to_log_row(row) for row in rows[:limit]]
@@ -54,6 +57,8 @@ async def query_logs(
             )
         else:
             hint = f"No logs matched in {window.describe()}. Try a wider `since`."
+            if tenant := await tenant_hint(backends.logs, window):
+                hint = f"No logs matched in {window.describe()}. {tenant}"
     elif truncated:
         hint = (
             f"More than {limit} lines matched; narrow with a filter (e.g. severity_text:ERROR, "
@@ -69,4 +74,5 @@ async def query_logs(
         truncated=truncated,
         hint=hint,
         links={"logs": logs_link(backends.settings, ui_query, window)} if shown else {},
+        warnings=partial,
     )

@@ -7,6 +7,7 @@ import difflib
 from obs_mcp.clients.logsql import LogsQLClient
 from obs_mcp.core.backends import Backends
 from obs_mcp.core.fields import LOG_SERVICE, SERVICE
+from obs_mcp.core.tenants import tenant_hint
 from obs_mcp.queries import logsql_field
 from obs_mcp.timeparse import Window
 
@@ -51,6 +52,8 @@ async def unknown_service_hint(
     known = await top_values(client, field, window, n=MAX_CANDIDATES)
     if service in known:
         return f"{problem} in {window.describe()} (the service has {signal} then)."
+    if not known and (tenant := await tenant_hint(client, window)):
+        return f"{problem} in {window.describe()}. {tenant}"
     return (
         f"{problem} in {window.describe()}. "
         f"{describe_known(service, known, f'Services with {signal}')} "

@@ -42,6 +42,14 @@ class RequestFigures:
     note: str | None
 
 
+async def ranked_operations(backends: Backends, selector: str, window: Window) -> list[str]:
+    """Every operation of the selected requests: most errors first, then most requests."""
+    query = f"{selector} | stats by (name) count() n, count() if ({REQUEST_ERROR}) e"
+    rows = await backends.traces.query(query, window)
+    ranked = sorted(rows, key=lambda r: (-int(r.get("e") or 0), -int(r.get("n") or 0)))
+    return [r.get("name", "") for r in ranked]
+
+
 async def request_figures(
     backends: Backends,
     service: str,
@@ -61,14 +69,11 @@ async def request_figures(
     if not by_operation:
         single = await exact_stats(backends.traces, selector, window, count_if=ERRORS)
         return RequestFigures(single.overall, [], 0, single.exact, single.note)
-    names_q = f"{selector} | stats by (name) count() n, count() if ({REQUEST_ERROR}) e"
     # Most services have few operations: compute them all at once, alongside the names.
-    rows, grouped = await gather_all(
-        lambda: backends.traces.query(names_q, window),
+    names, grouped = await gather_all(
+        lambda: ranked_operations(backends, selector, window),
         lambda: exact_stats(backends.traces, selector, window, group_by="name", count_if=ERRORS),
     )
-    ranked = sorted(rows, key=lambda r: (-int(r.get("e") or 0), -int(r.get("n") or 0)))
-    names = [r.get("name", "") for r in ranked]
     shown = names[:MAX_OPERATIONS]
     overall: ExactStats = grouped
     if len(names) > MAX_OPERATIONS:

@@ -67,12 +67,21 @@ def entry_spans(service: str, window: Window, operation: str | None = None) -> s
     parent ends after its child, maybe after the window), and the outer query drops the
     server spans whose parent is among them.
     """
-    own = logsql_exact(SERVICE, service)
-    named = [logsql_exact("name", operation)] if operation else []
-    served = " ".join([own, server_kinds(), ends_in(window), *named])
-    parents_range = logsql_time_range(
-        window.start - REQUEST_SLACK - PARENT_SLACK, window.end + PARENT_SLACK
+    return entry_spans_where(
+        logsql_exact(SERVICE, service),
+        ends_in(window),
+        logsql_time_range(window.start - REQUEST_SLACK - PARENT_SLACK, window.end + PARENT_SLACK),
+        logsql_exact("name", operation) if operation else None,
     )
+
+
+def entry_spans_where(
+    own: str, ends: str, parents_range: str, operation_filter: str | None = None
+) -> str:
+    """entry_spans from its parts as LogsQL: the service filter, the end-time filter and the
+    parents' time range (the Grafana dashboards pass template variables; tools pass literals)."""
+    named = [operation_filter] if operation_filter else []
+    served = " ".join([own, server_kinds(), ends, *named])
     own_parents = (
         f"options(ignore_global_time_filter=true) {parents_range} {own} "
         f"span_id:in({served} | fields parent_span_id) | fields span_id"

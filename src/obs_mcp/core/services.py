@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from obs_mcp.clients.logsql import partial_allowed
 from obs_mcp.core.backends import Backends
 from obs_mcp.core.fanout import gather
 from obs_mcp.core.fields import LOG_SERVICE, SERVICE
+from obs_mcp.core.tenants import tenant_hints
 from obs_mcp.errors import StoreError
 from obs_mcp.models import ServiceSeen, ServicesResult
 from obs_mcp.queries import logsql_field
@@ -41,11 +43,12 @@ async def list_services(
     end: str | None = None,
 ) -> ServicesResult:
     window = resolve_window(since, start, end, default_since="1h")
-    spans, logs, metrics = await gather(
-        lambda: backends.traces.query(_per_service_query(SERVICE, "spans"), window),
-        lambda: backends.logs.query(_per_service_query(LOG_SERVICE, "logs"), window),
-        lambda: _metric_services(backends, window),
-    )
+    with partial_allowed() as partial:  # a list of names: partial, said so, beats none
+        spans, logs, metrics = await gather(
+            lambda: backends.traces.query(_per_service_query(SERVICE, "spans"), window),
+            lambda: backends.logs.query(_per_service_query(LOG_SERVICE, "logs"), window),
+            lambda: _metric_services(backends, window),
+        )
     failures = [o for o in (spans, logs, metrics) if isinstance(o, StoreError)]
     if len(failures) == 3:
         raise failures[0]
@@ -86,11 +89,14 @@ async def list_services(
             f"Nothing arrived in {window.describe()}. Widen `since`, or check that apps export "
             "OTLP to the collector (OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318)."
         )
+        stores = [c for c, rows in ((backends.traces, spans), (backends.logs, logs)) if rows == []]
+        if tenant := await tenant_hints(stores, window):
+            hint = f"Nothing arrived in {window.describe()}. {tenant}"
     return ServicesResult(
         window=window.describe(),
         services=services,
         returned=len(services),
         truncated=truncated,
         hint=hint,
-        warnings=[f"{f.store} unavailable: {f}" for f in failures],
+        warnings=[*partial, *(f"{f.store} unavailable: {f}" for f in failures)],
     )

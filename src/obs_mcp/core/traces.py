@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from obs_mcp.clients.logsql import partial_allowed
 from obs_mcp.core.backends import Backends
 from obs_mcp.core.fanout import gather_all
 from obs_mcp.core.fields import SERVICE, SPAN_ATTR
@@ -116,11 +117,12 @@ async def search_traces(
         f"{span_filter} | stats by (trace_id) max(_time) last "
         f"| sort by (last desc) | limit {limit + 1}"
     )
-    id_rows = await backends.traces.query(ids_q, window)
-    ids = [row["trace_id"] for row in id_rows if row.get("trace_id")]
-    truncated = len(ids) > limit
-    ids = ids[:limit]
-    traces = await _summaries(backends, ids, window) if ids else []
+    with partial_allowed() as partial:  # example traces: partial, said so, beats none
+        id_rows = await backends.traces.query(ids_q, window)
+        ids = [row["trace_id"] for row in id_rows if row.get("trace_id")]
+        truncated = len(ids) > limit
+        ids = ids[:limit]
+        traces = await _summaries(backends, ids, window) if ids else []
     hint = None
     if not traces:
         hint = await _empty_hint(backends, service, window, operation, errors_only)
@@ -136,6 +138,7 @@ async def search_traces(
         truncated=truncated,
         hint=hint,
         links={"spans": spans_link(backends.settings, span_filter, window)} if traces else {},
+        warnings=partial,
     )
 
 

@@ -155,12 +155,12 @@ async def wait_for_data(
     progress: Progress | None = None,
 ) -> WaitResult:
     ask = _ask(service, run_id, min_requests, min_logs, timeout)
-    collector_url = backends.settings.collector_metrics_url
-    with anyio.move_on_after(1.0):  # a baseline: failures DURING the wait are the news
-        ask.collector_before = await health.collector_health(collector_url, timeout_s=1.0)
     called = datetime.now(UTC)
     since_at = _since(since, start, called)
     began = time.monotonic()
+    collector_url = backends.settings.collector_metrics_url
+    with anyio.move_on_after(1.0):  # a baseline: failures DURING the wait are the news
+        ask.collector_before = await health.collector_health(collector_url, timeout_s=1.0)
     deadline = began + timeout
     seen, last_report, reported = _Seen(), -PROGRESS_EVERY_S, ""
     while True:
@@ -174,11 +174,16 @@ async def wait_for_data(
             await progress(round(now - began, 3), timeout, message)
             last_report, reported = now, message
         await anyio.sleep(min(POLL_S, max(0.0, deadline - time.monotonic())))
-    return await _answer(backends, ask, seen, since_at, time.monotonic() - began)
+    return await _answer(backends, ask, seen, since_at, time.monotonic() - began, timeout)
 
 
 async def _answer(
-    backends: Backends, ask: _Ask, seen: _Seen, since_at: datetime, waited: float
+    backends: Backends,
+    ask: _Ask,
+    seen: _Seen,
+    since_at: datetime,
+    waited: float,
+    asked_s: float,
 ) -> WaitResult:
     arrived = seen.enough(ask)
     result = WaitResult(
@@ -194,7 +199,9 @@ async def _answer(
     if arrived:
         return result
     result.hint = (
-        f"Timed out after {waited:.1f}s waiting for {ask.describe()} since {result.since}: "
+        # the timeout asked for: the last poll (a store flush + counts) may end a little later,
+        # which waited_s tells exactly
+        f"Timed out after {asked_s:g}s waiting for {ask.describe()} since {result.since}: "
         f"saw {seen.progress(ask)}. "
     )
     result.health, diagnosis = await _diagnosis(backends, ask)

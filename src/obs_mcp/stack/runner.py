@@ -22,6 +22,7 @@ import httpx2
 from obs_mcp.stack import procs
 from obs_mcp.stack.components import COLLECTOR, VICTORIALOGS, VICTORIAMETRICS, resolve_binary
 from obs_mcp.stack.errors import StackError
+from obs_mcp.stack.flushkey import ensure_key
 from obs_mcp.stack.install import install_all
 from obs_mcp.stack.preflight import check_can_start, explain_exit
 from obs_mcp.stack.settings import StackPorts, StackSettings, default_state_dir
@@ -149,6 +150,7 @@ class Stack:
             resolve_binary(c) is None for c in (VICTORIAMETRICS, VICTORIALOGS, COLLECTOR)
         ):
             install_all(say)
+        ensure_key(self.settings.flush_key_file)  # before any store reads it
         processes = self.state.processes()
         specs = self.specs()
         started_here: list[str] = []

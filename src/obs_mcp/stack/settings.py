@@ -86,6 +86,15 @@ class StackSettings:
     def data_dir(self) -> Path:
         return self.state_dir / "data"
 
+    @property
+    def flush_key_file(self) -> Path:
+        """The stores' -forceFlushAuthKey (flushkey.py); absolute, as a file:// flag needs."""
+        return (self.state_dir / "force-flush.key").absolute()
+
+    @property
+    def store_urls(self) -> tuple[str, str, str]:
+        return (self.vl_url, self.vm_url, self.vt_url)
+
     def store_env(self) -> dict[str, str]:
         """Env vars that point obs-mcp's MCP server and an OTel SDK at this stack."""
         return {
@@ -94,4 +103,12 @@ class StackSettings:
             "VT_URL": self.vt_url,
             "OTEL_EXPORTER_OTLP_ENDPOINT": self.otlp_http_url,
             "OBS_MCP_COLLECTOR_METRICS_URL": self.collector_metrics_url,
+            **self.flush_env(),
+        }
+
+    def flush_env(self) -> dict[str, str]:
+        """The key file (a path, never the key) and the URLs it may flush (clients/flush.py)."""
+        return {
+            "OBS_MCP_FORCE_FLUSH_KEY_FILE": str(self.flush_key_file),
+            "OBS_MCP_FORCE_FLUSH_URLS": ",".join(self.store_urls),
         }

@@ -23,7 +23,7 @@ from obs_mcp.stack.components import (
 )
 from obs_mcp.stack.errors import StackError
 from obs_mcp.stack.settings import StackSettings
-from obs_mcp.stack.versions import collector_config_path
+from obs_mcp.stack.versions import collector_config_path, scrape_config_path
 
 WAVE_STORES, WAVE_ADAPTER, WAVE_COLLECTOR = 0, 1, 2
 LATE_SPANS = "freshness: spans can show up to 30 s late"
@@ -31,6 +31,15 @@ LATE_TRACE_IDS = "freshness: a new trace can be missing from trace-id lookups fo
 LATE_POINTS = "freshness: instant queries miss the newest 30 s of samples"
 FLUSH = "crash safety: a SIGKILL can lose up to 5 s of acknowledged data instead of 1 s"
 RETENTION = "data is kept for the binary's default retention"
+NO_SCRAPE = "the stack-health dashboard has no history of the collector's and stores' own metrics"
+
+
+NO_FLUSH_KEY = "freshness: the tools cannot flush it, so answers may miss the newest 1-2 s"
+
+
+def flush_flag(settings: StackSettings) -> Flag:
+    """The stack's secret (a file, never on the command line): tools flush before a query."""
+    return Flag(f"-forceFlushAuthKey=file://{settings.flush_key_file}", NO_FLUSH_KEY)
 
 
 @dataclass(frozen=True)
@@ -148,6 +157,9 @@ def stack_specs(settings: StackSettings) -> list[ProcessSpec]:
                 Flag("-opentelemetry.usePrometheusNaming=true"),  # the names tools document
                 Flag("-inmemoryDataFlushInterval=1s", FLUSH),
                 Flag("-search.latencyOffset=1s", LATE_POINTS),
+                # The stack's own health (collector counters, store ingestion) over time.
+                Flag(f"-promscrape.config={scrape_config_path()}", NO_SCRAPE),
+                flush_flag(s),
             ],
             p.victoriametrics,
             s.vm_url,
@@ -158,12 +170,22 @@ def stack_specs(settings: StackSettings) -> list[ProcessSpec]:
             "victorialogs",
             "VictoriaLogs",
             vl,
-            [Flag("-retentionPeriod=7d", RETENTION), Flag("-inmemoryDataFlushInterval=1s", FLUSH)],
+            [
+                Flag("-retentionPeriod=7d", RETENTION),
+                Flag("-inmemoryDataFlushInterval=1s", FLUSH),
+                flush_flag(s),
+            ],
             p.victorialogs,
             s.vl_url,
             data / "victorialogs",
         ),
     ]
+    specs[0].env = {  # the targets collector/scrape.yaml names
+        "OBS_SCRAPE_COLLECTOR": f"{s.host}:{p.collector_metrics}",
+        "OBS_SCRAPE_VICTORIAMETRICS": f"{s.host}:{p.victoriametrics}",
+        "OBS_SCRAPE_VICTORIALOGS": f"{s.host}:{p.victorialogs}",
+        "OBS_SCRAPE_VICTORIATRACES": f"{s.host}:{p.victoriatraces}",
+    }
     specs += _traces_specs(settings, vl)
     collector = ProcessSpec(
         name="collector",
@@ -208,6 +230,7 @@ def _traces_specs(settings: StackSettings, vl: Path) -> list[ProcessSpec]:
                     Flag("-search.latencyOffset=1s", LATE_SPANS),
                     Flag("-insert.indexFlushInterval=1s", LATE_TRACE_IDS),
                     Flag("-inmemoryDataFlushInterval=1s", FLUSH),
+                    flush_flag(s),
                 ],
                 p.victoriatraces,
                 s.vt_url,
@@ -223,6 +246,7 @@ def _traces_specs(settings: StackSettings, vl: Path) -> list[ProcessSpec]:
             Flag("-retentionPeriod=7d", RETENTION),
             Flag("-defaultMsgValue=-", "rows without _msg get VictoriaLogs' default message"),
             Flag("-inmemoryDataFlushInterval=1s", FLUSH),
+            flush_flag(s),  # vt-compat passes /internal/force_flush through to it
         ],
         p.vt_backend,
         s.vt_backend_url,

@@ -47,5 +47,10 @@ def collector_config_path() -> Path:
     return data_file("collector", "config.yaml")
 
 
+def scrape_config_path() -> Path:
+    """VictoriaMetrics' scrape of the stack's own metrics (targets come from the environment)."""
+    return data_file("collector", "scrape.yaml")
+
+
 def builder_manifest_path() -> Path:
     return data_file("collector", "builder-config.yaml")

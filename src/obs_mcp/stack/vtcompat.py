@@ -6,8 +6,10 @@ exactly VictoriaTraces' field names (`trace_id`, `span_id`, `parent_span_id`, `n
 `kind`, `status_code`, `duration` in ns, `resource_attr:*`, `span_attr:*`, `event:*`,
 `link:*`; stream fields `resource_attr:service.name` + `name`; `_time` = span end), and
 every `/select/logsql/*` request is passed to the VictoriaLogs behind it unchanged. So
-the same LogsQL that obs-mcp sends to a real VictoriaTraces works here. The Jaeger API
-is not provided (obs-mcp does not use it).
+the same LogsQL that obs-mcp sends to a real VictoriaTraces works here; so is
+`/internal/force_flush` (GET or POST, `authKey`), which the span store checks against the
+stack's key and answers by making the spans it buffers searchable, as VictoriaTraces does.
+The Jaeger API is not provided (obs-mcp does not use it).
 
 The collector only gets its 200 once the backend accepted the rows, so its retry queue
 covers a backend restart as it does for the real store. A batch the backend refuses (a
@@ -214,8 +216,13 @@ def decode_request(body: bytes, content_type: str, encoding: str) -> ExportTrace
     return message
 
 
-def create_app(backend: str, timeout: float = 30.0) -> Starlette:
+def create_app(backend: str, timeout: float = 30.0, insert_backend: str | None = None) -> Starlette:
+    """`backend` answers the selects; rows go to `insert_backend` (default: the same one).
+    Two URLs put vt-compat in front of a VictoriaLogs cluster: vlselect and vlinsert."""
     client = httpx2.AsyncClient(base_url=backend, timeout=timeout)
+    inserter = (
+        httpx2.AsyncClient(base_url=insert_backend, timeout=timeout) if insert_backend else client
+    )
     rejections = RejectionLog()
 
     async def ingest(request: Request) -> Response:
@@ -231,7 +238,7 @@ def create_app(backend: str, timeout: float = 30.0) -> Starlette:
         if lines:
             tenant = {k: v for k, v in request.headers.items() if k.lower() in TENANT_HEADERS}
             try:
-                answer = await client.post(
+                answer = await inserter.post(
                     "/insert/jsonline",
                     params={"_stream_fields": STREAM_FIELDS, "_time_field": "_time"},
                     content=lines.encode(),
@@ -286,7 +293,9 @@ def create_app(backend: str, timeout: float = 30.0) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        async with client:
+        async with contextlib.AsyncExitStack() as stack:
+            for each in {id(c): c for c in (client, inserter)}.values():
+                await stack.enter_async_context(each)
             yield
 
     return Starlette(routes=routes, lifespan=lifespan)
@@ -296,10 +305,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listen", default="127.0.0.1:10428")
     parser.add_argument("--backend", default="http://127.0.0.1:10429")
+    parser.add_argument("--insert-backend", default=None, help="vlinsert of a cluster")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     host, _, port = args.listen.rpartition(":")
-    uvicorn.run(create_app(args.backend), host=host, port=int(port), log_level="warning")
+    app = create_app(args.backend, insert_backend=args.insert_backend)
+    uvicorn.run(app, host=host, port=int(port), log_level="warning")
 
 
 if __name__ == "__main__":
