@@ -11,6 +11,7 @@ from obs_mcp.cli import (
     install_cmd,
     query_cmd,
     report_cmd,
+    run_cmd,
     sessions_cmd,
     stack_cmd,
 )
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     install_cmd.add_parsers(sub)
     report_cmd.add_parsers(sub)
     sessions_cmd.add_parsers(sub)
+    run_cmd.add_parsers(sub)
     demo = sub.add_parser("demo", help="the demo shop: run the whole loop, or start/stop it")
     demo.add_argument("action", choices=["run", "up", "down", "status"], nargs="?", default="run")
     demo.add_argument("--requests", type=int, default=400)
@@ -67,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         return report_cmd.run(args)
     if args.command in sessions_cmd.COMMANDS:
         return sessions_cmd.run(args)
+    if args.command in run_cmd.COMMANDS:
+        return run_cmd.run(args)
     if args.command == "demo":
         return _demo(args)
     parser.error(f"unknown command {args.command}")

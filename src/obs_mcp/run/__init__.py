@@ -1,0 +1,1 @@
+"""`obs-mcp run`: any command under the stack, with no change to its code."""
