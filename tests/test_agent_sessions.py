@@ -38,6 +38,25 @@ DEADLINE_S = 90  # a bound, not the proof: each wait returns once its figures ar
 MODEL = "claude-sonnet-4-5"
 
 
+def _claude_env(
+    env: dict[str, str], settings: StackSettings, api_url: str, traces: bool = True
+) -> dict[str, str]:
+    """Claude Code as `agent-env` sets it up, talking to the fake model API at `api_url`."""
+    return {
+        **env,
+        **claude_code_telemetry_env(settings, traces=traces),
+        **CLAUDE_RUN_ENV,
+        "ANTHROPIC_BASE_URL": api_url,
+        "ANTHROPIC_API_KEY": "sk-ant-test-not-a-key",
+    }
+
+
+def _claude_runs_bash(project: Path, run_env: dict[str, str], prompt: str) -> str:
+    return run_cli(
+        project, run_env, "claude", "-p", prompt, "--model", MODEL, "--allowedTools", "Bash"
+    )
+
+
 def _sessions(settings: StackSettings, session_id: str, client: str) -> AgentSessionsResult:
     return on_stack(settings, lambda b: agent_sessions(b, session_id, client, since="1h"))
 
@@ -102,17 +121,8 @@ def test_claude_code_session_with_its_child_in_one_trace(
     command = _child_command(settings, seen_file, child_service)
     script = Script("Bash", {"command": command, "description": "child"}, calls=1, pause=0.0)
     with fake_anthropic(script) as api:
-        run_env = {
-            **env,
-            **claude_code_telemetry_env(settings),  # agent-env's defaults: traces + propagation
-            **CLAUDE_RUN_ENV,
-            "ANTHROPIC_BASE_URL": api.url,
-            "ANTHROPIC_API_KEY": "sk-ant-test-not-a-key",
-        }
-        out = run_cli(
-            project, run_env, "claude", "-p", "run the child", "--model", MODEL,
-            "--allowedTools", "Bash",
-        )  # fmt: skip
+        run_env = _claude_env(env, settings, api.url)  # agent-env's defaults: traces + propagation
+        out = _claude_runs_bash(project, run_env, "run the child")
     assert "done" in out
     assert [(c.replied_with_tool_use, c.tool_results) for c in api.calls] == [(True, 0), (False, 1)]
     seen = json.loads(seen_file.read_text())
@@ -264,17 +274,7 @@ def test_codex_exec_started_by_claude_code_nests_under_its_bash_call(
         command = f"CODEX_HOME={shlex.quote(str(codex_home))} {codex} </dev/null"
         script = Script("Bash", {"command": command, "description": "codex"}, calls=1, pause=0.0)
         with fake_anthropic(script) as anthropic:
-            run_env = {
-                **env,
-                **claude_code_telemetry_env(settings),
-                **CLAUDE_RUN_ENV,
-                "ANTHROPIC_BASE_URL": anthropic.url,
-                "ANTHROPIC_API_KEY": "sk-ant-test-not-a-key",
-            }
-            run_cli(
-                project, run_env, "claude", "-p", "run codex", "--model", MODEL,
-                "--allowedTools", "Bash",
-            )  # fmt: skip
+            _claude_runs_bash(project, _claude_env(env, settings, anthropic.url), "run codex")
     assert openai.calls == [("exec_command", 0), ("", 1)], (openai.calls, openai.other)
     seen = json.loads(seen_file.read_text())
     codex_session, claude_session = seen["CODEX_THREAD_ID"], seen["CLAUDE_CODE_SESSION_ID"]
@@ -329,17 +329,8 @@ def test_claude_code_without_traces_says_children_are_not_knowable(
     command = _child_command(settings, seen_file, f"agent-child-{uuid.uuid4().hex[:8]}")
     script = Script("Bash", {"command": command, "description": "child"}, calls=1, pause=0.0)
     with fake_anthropic(script) as api:
-        run_env = {
-            **env,
-            **claude_code_telemetry_env(settings, traces=False),
-            **CLAUDE_RUN_ENV,
-            "ANTHROPIC_BASE_URL": api.url,
-            "ANTHROPIC_API_KEY": "sk-ant-test-not-a-key",
-        }
-        run_cli(
-            project, run_env, "claude", "-p", "run the child", "--model", MODEL,
-            "--allowedTools", "Bash",
-        )  # fmt: skip
+        run_env = _claude_env(env, settings, api.url, traces=False)
+        _claude_runs_bash(project, run_env, "run the child")
     seen = json.loads(seen_file.read_text())
     assert "TRACEPARENT" not in seen, seen
     expected = {
@@ -389,12 +380,8 @@ def test_claude_code_failed_model_call_counts_as_api_error(
     run_id = uuid.uuid4().hex
     with fake_anthropic(Script(reject=400)) as api:
         run_env = {
-            **env,
-            **claude_code_telemetry_env(settings),
-            **CLAUDE_RUN_ENV,
+            **_claude_env(env, settings, api.url),
             "OTEL_RESOURCE_ATTRIBUTES": f"obs_mcp.test_run={run_id}",
-            "ANTHROPIC_BASE_URL": api.url,
-            "ANTHROPIC_API_KEY": "sk-ant-test-not-a-key",
         }
         res = subprocess.run(
             ["claude", "-p", "hello", "--model", MODEL],
