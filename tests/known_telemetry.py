@@ -55,19 +55,20 @@ def logsql_count(base: str, query: str, headers: dict[str, str] | None = None) -
     return int(rows[0]["n"]) if rows else 0
 
 
-def top_span_services(vt_url: str, since: str, server_only: bool = False, n: int = 20) -> list[str]:
-    """The services a 'did you mean' hint may list: most spans in the last `since`."""
-    kinds = '"kind":in("2","5") ' if server_only else ""
+def span_counts_by_service(vt_url: str, start: str, end: str) -> dict[str, int]:
+    """Spans per service in [start, end]: what a 'services then' hint ranks by."""
     rows = logsql(
         vt_url,
-        f'_time:{since} {kinds}"resource_attr:service.name":* '
-        '| stats by ("resource_attr:service.name") count() spans '
-        f"| sort by (spans desc) | limit {n}",
+        '"resource_attr:service.name":* | stats by ("resource_attr:service.name") count() spans',
+        start=start,
+        end=end,
     )
     # A real VictoriaTraces' trace-id index rows have no service: not a service to hint at.
-    return [
-        row["resource_attr:service.name"] for row in rows if row.get("resource_attr:service.name")
-    ]
+    return {
+        row["resource_attr:service.name"]: int(row["spans"])
+        for row in rows
+        if row.get("resource_attr:service.name")
+    }
 
 
 def promql_instant(vm_url: str, query: str) -> list[dict[str, object]]:

@@ -35,6 +35,13 @@ def partial_allowed() -> Iterator[list[str]]:
         _PARTIAL_NOTES.reset(token)
 
 
+def with_partial_note(hint: str, notes: list[str]) -> str:
+    """An empty answer's hint, told when a storage node was missing: "none" may be "none here"."""
+    if not notes:
+        return hint
+    return f"{hint} This answer is partial (see warnings): what the missing node holds is absent."
+
+
 class LogsQLClient(StoreClient):
     extra_params: ClassVar[dict[str, str]] = {}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from obs_mcp.clients.logsql import partial_allowed
+from obs_mcp.clients.logsql import partial_allowed, with_partial_note
 from obs_mcp.core.backends import Backends
 from obs_mcp.core.fields import LOG_SERVICE, MAX_MESSAGE_CHARS, clip, log_attributes
 from obs_mcp.core.links import logs_link, with_filter
@@ -11,7 +11,7 @@ from obs_mcp.core.tenants import tenant_hint
 from obs_mcp.errors import InvalidArgument
 from obs_mcp.models import LogRow, LogsResult
 from obs_mcp.queries import check_name, logsql_exact
-from obs_mcp.timeparse import resolve_window, rfc3339_ns, store_time_ns
+from obs_mcp.timeparse import Window, resolve_window, rfc3339_ns, store_time_ns
 
 MAX_QUERY_CHARS = 4000
 
@@ -46,20 +46,13 @@ async def query_logs(
     extra = logsql_exact(LOG_SERVICE, check_name(service, "service")) if service else None
     with partial_allowed() as partial:  # example lines: partial, said so, beats none
         rows = await backends.logs.query(query, window, limit=limit + 1, extra_filters=extra)
-    rows.sort(key=lambda r: store_time_ns(r.get("_time", "")), reverse=True)
-    truncated = len(rows) > limit
-    shown = [to_log_row(row) for row in rows[:limit]]
-    hint = None
-    if not shown:
-        if service:
-            hint = await unknown_service_hint(
-                backends, service, window, f"No logs of {service!r} matched", logs=True
-            )
-        else:
-            hint = f"No logs matched in {window.describe()}. Try a wider `since`."
-            if tenant := await tenant_hint(backends.logs, window):
-                hint = f"No logs matched in {window.describe()}. {tenant}"
-    elif truncated:
+        rows.sort(key=lambda r: store_time_ns(r.get("_time", "")), reverse=True)
+        truncated = len(rows) > limit
+        shown = [to_log_row(row) for row in rows[:limit]]
+        hint = None
+        if not shown:  # the hint's own queries may meet the same missing node
+            hint = with_partial_note(await _empty_hint(backends, service, window), partial)
+    if shown and truncated:
         hint = (
             f"More than {limit} lines matched; narrow with a filter (e.g. severity_text:ERROR, "
             "trace_id:=...), a shorter window, or add `| stats ...` to aggregate."
@@ -76,3 +69,13 @@ async def query_logs(
         links={"logs": logs_link(backends.settings, ui_query, window)} if shown else {},
         warnings=partial,
     )
+
+
+async def _empty_hint(backends: Backends, service: str | None, window: Window) -> str:
+    if service:
+        return await unknown_service_hint(
+            backends, service, window, f"No logs of {service!r} matched", logs=True
+        )
+    if tenant := await tenant_hint(backends.logs, window):
+        return f"No logs matched in {window.describe()}. {tenant}"
+    return f"No logs matched in {window.describe()}. Try a wider `since`."

@@ -50,6 +50,11 @@ async def ranked_operations(backends: Backends, selector: str, window: Window) -
     return [r.get("name", "") for r in ranked]
 
 
+def rank_operations(groups: dict[str, GroupStats]) -> list[str]:
+    """Operation names, most errors first, then most requests, then by name (stable)."""
+    return sorted(groups, key=lambda n: (-groups[n].counts.get("errors", 0), -groups[n].total, n))
+
+
 async def request_figures(
     backends: Backends,
     service: str,
@@ -69,11 +74,10 @@ async def request_figures(
     if not by_operation:
         single = await exact_stats(backends.traces, selector, window, count_if=ERRORS)
         return RequestFigures(single.overall, [], 0, single.exact, single.note)
-    # Most services have few operations: compute them all at once, alongside the names.
-    names, grouped = await gather_all(
-        lambda: ranked_operations(backends, selector, window),
-        lambda: exact_stats(backends.traces, selector, window, group_by="name", count_if=ERRORS),
-    )
+    # Most services have few operations: one grouped computation gives every operation's
+    # counts (so their ranking) and percentiles at once, with no separate names query.
+    grouped = await exact_stats(backends.traces, selector, window, group_by="name", count_if=ERRORS)
+    names = rank_operations(grouped.groups)
     shown = names[:MAX_OPERATIONS]
     overall: ExactStats = grouped
     if len(names) > MAX_OPERATIONS:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from obs_mcp.clients.logsql import partial_allowed
+from obs_mcp.clients.logsql import partial_allowed, with_partial_note
 from obs_mcp.core.backends import Backends
 from obs_mcp.core.fanout import gather_all
 from obs_mcp.core.fields import SERVICE, SPAN_ATTR
@@ -123,10 +123,12 @@ async def search_traces(
         truncated = len(ids) > limit
         ids = ids[:limit]
         traces = await _summaries(backends, ids, window) if ids else []
-    hint = None
-    if not traces:
-        hint = await _empty_hint(backends, service, window, operation, errors_only)
-    elif truncated:
+        hint = None
+        if not traces:  # the hint's own queries may meet the same missing node
+            hint = with_partial_note(
+                await _empty_hint(backends, service, window, operation, errors_only), partial
+            )
+    if traces and truncated:
         hint = (
             f"More than {limit} traces matched (newest shown): narrow with operation, "
             "errors_only, min_duration, tags or a shorter window."
