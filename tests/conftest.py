@@ -3,7 +3,9 @@ the pinned client CLIs; and an environment that points nowhere until a test says
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -118,3 +120,19 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip("checks vt-compat, but a real VictoriaTraces binary is in use")
     if mode == "vt-compat" and item.get_closest_marker("realvt"):
         pytest.skip("needs a real VictoriaTraces binary (set OBS_MCP_VICTORIATRACES_BIN)")
+
+
+@pytest.fixture(scope="session")
+def compose_go_loader(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build tests/compose_check (compose-go, the loader inside `docker compose`)."""
+    out = tmp_path_factory.mktemp("composecheck") / "composecheck"
+    env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-mod=mod")
+    subprocess.run(
+        ["go", "build", "-o", str(out), "."],
+        cwd=Path(__file__).parent / "compose_check",
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return out

@@ -24,7 +24,7 @@ DROPPED_PREFIXES = (
     "OBS_MCP_FORCE_FLUSH_",
     "OTEL_EXPORTER_OTLP_",
 )
-DROPPED = ("OBS_MCP_HTTP_TOKEN", "OBS_MCP_TIMEOUT", "OBS_MCP_STATE_DIR")
+DROPPED = ("OBS_MCP_HTTP_TOKEN", "OBS_MCP_TIMEOUT", "OBS_MCP_STATE_DIR", "OBS_MCP_SOURCES")
 
 
 def isolate_environment(state_dir: Path) -> dict[str, str]:

@@ -591,22 +591,6 @@ def test_docker_compose_config_validates(versions: dict[str, str]) -> None:
     assert "variable is not set" not in result.stderr, result.stderr
 
 
-@pytest.fixture(scope="module")
-def compose_go_loader(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Build tests/compose_check (compose-go, the loader inside `docker compose`)."""
-    out = tmp_path_factory.mktemp("composecheck") / "composecheck"
-    env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-mod=mod")
-    subprocess.run(
-        ["go", "build", "-o", str(out), "."],
-        cwd=ROOT / "tests" / "compose_check",
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
-    return out
-
-
 def test_compose_file_loads_with_compose_go(
     compose_go_loader: Path, versions: dict[str, str]
 ) -> None:

@@ -1,6 +1,6 @@
 // Command composecheck loads a compose file with compose-go, the library behind
 // `docker compose config`, so the file is validated the way Docker would load it on
-// machines without the Compose plugin. Usage: composecheck FILE WORKDIR
+// machines without the Compose plugin. Usage: composecheck FILE WORKDIR [OVERRIDE...]
 // It prints the resolved project as YAML (all profiles enabled) or exits 1 with the error.
 package main
 
@@ -13,11 +13,12 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: composecheck FILE WORKDIR")
+	if len(os.Args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: composecheck FILE WORKDIR [OVERRIDE...]")
 		os.Exit(2)
 	}
-	opts, err := cli.NewProjectOptions([]string{os.Args[1]},
+	files := append([]string{os.Args[1]}, os.Args[3:]...)
+	opts, err := cli.NewProjectOptions(files,
 		cli.WithWorkingDirectory(os.Args[2]),
 		cli.WithEnvFiles(), cli.WithDotEnv,
 		cli.WithProfiles([]string{"demo", "dashboard"}),

@@ -43,6 +43,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     logs.add_argument("-n", "--lines", type=int, default=40)
     logs.add_argument("-f", "--follow", action="store_true")
     actions.add_parser("env", help="print the env vars that point tools and apps at this stack")
+    sources = actions.add_parser(
+        "sources",
+        help="show the log files and /metrics targets of the sources file (OBS_MCP_SOURCES, "
+        "default <state dir>/sources.toml) and whether each delivers",
+    )
+    sources.add_argument(
+        "--compose",
+        type=Path,
+        metavar="DIR",
+        default=None,
+        help="render the sources for compose into DIR (an override file to pass with -f)",
+    )
 
 
 def _stack(args: argparse.Namespace) -> Stack:
@@ -120,6 +132,10 @@ def run(args: argparse.Namespace) -> int:
             for key, value in stack.settings.store_env().items():
                 print(f"export {key}={value}")
             return 0
+        if args.action == "sources":
+            from obs_mcp.cli import sources_cmd  # the store clients load only for this
+
+            return sources_cmd.run(stack, args.compose)
         if args.action == "logs":
             return _logs(stack, args.component, args.lines, args.follow)
     except (StackError, InstallError) as exc:

@@ -26,6 +26,7 @@ from obs_mcp.stack.flushkey import ensure_key
 from obs_mcp.stack.install import install_all
 from obs_mcp.stack.preflight import check_can_start, explain_exit
 from obs_mcp.stack.settings import StackPorts, StackSettings, default_state_dir
+from obs_mcp.stack.sources import render_native
 from obs_mcp.stack.specs import ProcessSpec, stack_specs
 from obs_mcp.stack.state import ProcessRecord, StateFile
 
@@ -151,6 +152,7 @@ class Stack:
         ):
             install_all(say)
         ensure_key(self.settings.flush_key_file)  # before any store reads it
+        render_native(self.settings.state_dir, self.settings.sources_dir)  # before specs
         processes = self.state.processes()
         specs = self.specs()
         started_here: list[str] = []

@@ -87,6 +87,11 @@ class StackSettings:
         return self.state_dir / "data"
 
     @property
+    def sources_dir(self) -> Path:
+        """What `stack up` renders from the sources file (stack/sources.py), absolute."""
+        return (self.state_dir / "sources").absolute()
+
+    @property
     def flush_key_file(self) -> Path:
         """The stores' -forceFlushAuthKey (flushkey.py); absolute, as a file:// flag needs."""
         return (self.state_dir / "force-flush.key").absolute()

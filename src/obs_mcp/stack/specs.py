@@ -34,6 +34,7 @@ RETENTION = "data is kept for the binary's default retention"
 NO_SCRAPE = "the stack-health dashboard has no history of the collector's and stores' own metrics"
 
 
+LATE_TARGETS = "an edited scrape source applies after up to 1 min instead of 5 s"
 NO_FLUSH_KEY = "freshness: the tools cannot flush it, so answers may miss the newest 1-2 s"
 
 
@@ -159,6 +160,8 @@ def stack_specs(settings: StackSettings) -> list[ProcessSpec]:
                 Flag("-search.latencyOffset=1s", LATE_POINTS),
                 # The stack's own health (collector counters, store ingestion) over time.
                 Flag(f"-promscrape.config={scrape_config_path()}", NO_SCRAPE),
+                # scrape sources (sources.toml) edited while running apply within 5 s
+                Flag("-promscrape.fileSDCheckInterval=5s", LATE_TARGETS),
                 flush_flag(s),
             ],
             p.victoriametrics,
@@ -181,6 +184,7 @@ def stack_specs(settings: StackSettings) -> list[ProcessSpec]:
         ),
     ]
     specs[0].env = {  # the targets collector/scrape.yaml names
+        "OBS_SCRAPE_APPS": str(s.sources_dir / "scrape-targets.json"),
         "OBS_SCRAPE_COLLECTOR": f"{s.host}:{p.collector_metrics}",
         "OBS_SCRAPE_VICTORIAMETRICS": f"{s.host}:{p.victoriametrics}",
         "OBS_SCRAPE_VICTORIALOGS": f"{s.host}:{p.victorialogs}",
@@ -191,7 +195,7 @@ def stack_specs(settings: StackSettings) -> list[ProcessSpec]:
         name="collector",
         title="OpenTelemetry Collector",
         program=[str(_binary(COLLECTOR))],
-        flags=[Flag(f"--config={collector_config_path()}")],
+        flags=[Flag(f"--config={collector_config_path()}"), *_sources_config(s)],
         ports=(p.otlp_http, p.otlp_grpc, p.collector_metrics),
         health_url=s.collector_metrics_url,
         version="",
@@ -209,6 +213,12 @@ def stack_specs(settings: StackSettings) -> list[ProcessSpec]:
     )
     specs.append(fit_to_binary(collector, _binary(COLLECTOR)))
     return specs
+
+
+def _sources_config(settings: StackSettings) -> list[Flag]:
+    """The file sources' collector config, merged over the main one (when there are any)."""
+    rendered = settings.sources_dir / "collector.json"
+    return [Flag(f"--config={rendered}")] if rendered.is_file() else []
 
 
 def _traces_specs(settings: StackSettings, vl: Path) -> list[ProcessSpec]:
