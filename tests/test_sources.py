@@ -144,8 +144,7 @@ def _wait_all_lines(src: SourcesStack) -> list[dict[str, str]]:
 def _check_rows(src: SourcesStack, rows: list[dict[str, str]]) -> None:
     by_id: dict[str, dict[str, str]] = {}
     for row in rows:
-        line_id = row["_msg"].split()[0] if row["_msg"].startswith("line-") else row["_msg"]
-        line_id = next((w for w in row["_msg"].split() if w.startswith("line-")), line_id)
+        line_id = next((w for w in row["_msg"].split() if w.startswith("line-")), row["_msg"])
         assert line_id not in by_id, f"line {line_id} stored twice"
         by_id[line_id] = row
     assert set(by_id) == {line_id for line_id, _, _ in src.written}
