@@ -16,12 +16,12 @@ from obs_mcp.core.sources_status import SourceStatus, source_statuses
 from obs_mcp.errors import StoreError
 from obs_mcp.stack.runner import Stack
 from obs_mcp.stack.sources import (
+    COLLECTOR_CONFIG,
     Sources,
-    collector_fragment,
     load_sources,
-    scrape_targets,
+    native_fragment,
     sources_path,
-    write_json,
+    write_scrape_targets,
 )
 from obs_mcp.stack.sources_compose import render_compose
 
@@ -76,9 +76,9 @@ def _apply(stack: Stack, sources: Sources) -> list[str]:
     """Scrape targets apply live (VictoriaMetrics re-reads them); file sources need the
     collector restarted, which this says rather than does."""
     rendered = stack.settings.sources_dir
-    write_json(rendered / "scrape-targets.json", scrape_targets(sources))
-    wanted = collector_fragment(sources, str((rendered / "offsets").absolute()))
-    config = rendered / "collector.json"
+    write_scrape_targets(sources, rendered)
+    wanted = native_fragment(sources, rendered)
+    config = rendered / COLLECTOR_CONFIG
     running = json.loads(config.read_text()) if config.is_file() else None
     if wanted == running:
         return []

@@ -46,13 +46,18 @@ async def ranked_operations(backends: Backends, selector: str, window: Window) -
     """Every operation of the selected requests: most errors first, then most requests."""
     query = f"{selector} | stats by (name) count() n, count() if ({REQUEST_ERROR}) e"
     rows = await backends.traces.query(query, window)
-    ranked = sorted(rows, key=lambda r: (-int(r.get("e") or 0), -int(r.get("n") or 0)))
-    return [r.get("name", "") for r in ranked]
+    counts = {r.get("name", ""): (int(r.get("e") or 0), int(r.get("n") or 0)) for r in rows}
+    return _ranked(counts)
 
 
 def rank_operations(groups: dict[str, GroupStats]) -> list[str]:
-    """Operation names, most errors first, then most requests, then by name (stable)."""
-    return sorted(groups, key=lambda n: (-groups[n].counts.get("errors", 0), -groups[n].total, n))
+    """The same order from an exact grouped computation's counts (no query of its own)."""
+    return _ranked({n: (g.counts.get("errors", 0), g.total) for n, g in groups.items()})
+
+
+def _ranked(counts: dict[str, tuple[int, int]]) -> list[str]:
+    """Names by (errors, requests), most first, then by name: one order everywhere."""
+    return sorted(counts, key=lambda n: (-counts[n][0], -counts[n][1], n))
 
 
 async def request_figures(

@@ -208,15 +208,29 @@ def write_json(path: Path, value: Any) -> Path:
     return path
 
 
+COLLECTOR_CONFIG = "collector.json"
+SCRAPE_TARGETS = "scrape-targets.json"
+
+
+def native_fragment(sources: Sources, sources_dir: Path) -> dict[str, Any] | None:
+    """The collector config native mode runs for these sources (offsets in sources_dir)."""
+    return collector_fragment(sources, str((sources_dir / "offsets").absolute()))
+
+
+def write_scrape_targets(sources: Sources, sources_dir: Path) -> Path:
+    """VictoriaMetrics re-reads this file every 5 s: writing it applies the targets live."""
+    return write_json(sources_dir / SCRAPE_TARGETS, scrape_targets(sources))
+
+
 def render_native(state_dir: Path, sources_dir: Path) -> Sources:
     """At `stack up`: the collector's sources config (only with file sources; a stale one is
     removed) and VictoriaMetrics' scrape targets (always, `[]` when none)."""
     sources = load_sources(sources_path(state_dir))
-    fragment = collector_fragment(sources, str((sources_dir / "offsets").absolute()))
-    config = sources_dir / "collector.json"
+    fragment = native_fragment(sources, sources_dir)
+    config = sources_dir / COLLECTOR_CONFIG
     if fragment is None:
         config.unlink(missing_ok=True)
     else:
         write_json(config, fragment)
-    write_json(sources_dir / "scrape-targets.json", scrape_targets(sources))
+    write_scrape_targets(sources, sources_dir)
     return sources

@@ -23,6 +23,7 @@ from obs_mcp.stack.components import (
 )
 from obs_mcp.stack.errors import StackError
 from obs_mcp.stack.settings import StackSettings
+from obs_mcp.stack.sources import COLLECTOR_CONFIG, SCRAPE_TARGETS
 from obs_mcp.stack.versions import collector_config_path, scrape_config_path
 
 WAVE_STORES, WAVE_ADAPTER, WAVE_COLLECTOR = 0, 1, 2
@@ -184,7 +185,7 @@ def stack_specs(settings: StackSettings) -> list[ProcessSpec]:
         ),
     ]
     specs[0].env = {  # the targets collector/scrape.yaml names
-        "OBS_SCRAPE_APPS": str(s.sources_dir / "scrape-targets.json"),
+        "OBS_SCRAPE_APPS": str(s.sources_dir / SCRAPE_TARGETS),
         "OBS_SCRAPE_COLLECTOR": f"{s.host}:{p.collector_metrics}",
         "OBS_SCRAPE_VICTORIAMETRICS": f"{s.host}:{p.victoriametrics}",
         "OBS_SCRAPE_VICTORIALOGS": f"{s.host}:{p.victorialogs}",
@@ -217,7 +218,7 @@ def stack_specs(settings: StackSettings) -> list[ProcessSpec]:
 
 def _sources_config(settings: StackSettings) -> list[Flag]:
     """The file sources' collector config, merged over the main one (when there are any)."""
-    rendered = settings.sources_dir / "collector.json"
+    rendered = settings.sources_dir / COLLECTOR_CONFIG
     return [Flag(f"--config={rendered}")] if rendered.is_file() else []
 
 
