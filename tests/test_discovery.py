@@ -206,6 +206,26 @@ async def test_unknown_service_names_the_close_one(plan: Plan) -> None:
     assert bad.is_error
 
 
+# Every tool that takes a service name, called with a one-letter slip: the answer leads with
+# the closest existing name (issue 11: not only the 20 busiest services).
+MISTYPED_CALLS: dict[str, dict[str, object]] = {
+    "error_rate": {"since": "1h"},
+    "search_traces": {"since": "1h"},
+    "query_logs": {"query": "*", "since": "1h"},
+    "top_errors": {"since": "1h"},
+    "service_overview": {"since": "1h"},
+    "compare_runs": {"baseline_run": "run-a", "current_run": "run-b"},
+    "wait_for_data": {"timeout": 1},
+}
+
+
+@pytest.mark.parametrize("tool", sorted(MISTYPED_CALLS))
+async def test_every_tool_names_the_close_service(plan: Plan, tool: str) -> None:
+    r = await ok(tool, {"service": plan.service[:-1], **MISTYPED_CALLS[tool]})
+    hints = " ".join(r["hints"]) if "hints" in r else r["hint"]
+    assert hints and f"did you mean: {plan.service}" in hints.lower(), (tool, hints)
+
+
 def test_cli_fields_json_matches_the_tool(plan: Plan, native_stack: Stack) -> None:
     done = subprocess.run(
         [OBS_MCP, "fields", plan.service, "--signal", "spans", "--keys", "3", "--json"],

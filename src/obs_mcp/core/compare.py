@@ -16,6 +16,7 @@ from obs_mcp.core.backends import Backends
 from obs_mcp.core.fanout import gather_all
 from obs_mcp.core.fields import RESOURCE_ATTR, SERVICE, SPAN_ATTR
 from obs_mcp.core.latency_diff import sample_profile, span_changes
+from obs_mcp.core.names import unknown_service_hint
 from obs_mcp.core.percentiles import GroupStats
 from obs_mcp.core.red import MAX_OPERATIONS, ms, request_figures
 from obs_mcp.core.requests import server_kinds
@@ -227,6 +228,25 @@ def resolve_sides(
     return Side(base_window, baseline_run), current
 
 
+async def _empty_side_hint(
+    backends: Backends, service: str, sides: tuple[tuple[Side, Measured], ...]
+) -> str | None:
+    """For the first side without requests: did you mean (a mistyped service), else which
+    window or run id to check."""
+    for (side, measured), which in zip(sides, ("baseline", "current"), strict=True):
+        if measured.total.requests:
+            continue
+        problem = f"No requests of {service!r} on the {which} side"
+        if side.run:
+            problem += f" (run.id={side.run})"
+        named = await unknown_service_hint(backends, service, side.window, problem)
+        return (
+            f"{named} Check the windows/run ids; run ids match the span or resource "
+            "attribute run.id."
+        )
+    return None
+
+
 async def compare_runs(
     backends: Backends,
     service: str,
@@ -268,12 +288,7 @@ async def compare_runs(
             -(base.operations.get(n, empty).requests + cur.operations.get(n, empty).requests)
         ),
     )
-    hint = None
-    if not base.total.requests or not cur.total.requests:
-        hint = (
-            "A side has no server spans: check the windows/run ids and the exact service name "
-            "(list_services); run ids match the span or resource attribute run.id."
-        )
+    hint = await _empty_side_hint(backends, service, ((base_side, base), (cur_side, cur)))
     return CompareResult(
         service=service,
         verdict=name,
