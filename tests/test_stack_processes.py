@@ -105,6 +105,21 @@ def test_down_stops_a_process_recorded_by_an_older_obs_mcp(fresh: Stack) -> None
     assert not procs.pid_alive(old.pid)
 
 
+def test_down_with_an_unreadable_record_says_so_and_exits_1(tmp_path: Path) -> None:
+    """A corrupt stack.json is not "nothing runs": `down` names the file, keeps it, and fails."""
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "stack.json").write_text('{"processes": {"victorialogs": ')
+    done = subprocess.run(
+        [sys.executable, "-m", "obs_mcp.cli", "stack", "--state-dir", str(state), "down"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "stack.json: not stopped: cannot read" in out and str(state / "stack.json") in out
+    assert (state / "stack.json").read_text() == '{"processes": {"victorialogs": '
+
+
 def test_up_names_the_holder_of_a_taken_data_dir_and_starts_nothing(fresh: Stack) -> None:
     data = fresh.data_dir / "victorialogs"
     data.mkdir(parents=True)

@@ -11,7 +11,13 @@ from rich.table import Table
 
 from obs_mcp.cli.console import make_console
 from obs_mcp.stack.install import InstallError, install_all
-from obs_mcp.stack.runner import Stack, StackError, StackSettings, default_state_dir
+from obs_mcp.stack.runner import (
+    Stack,
+    StackError,
+    StackSettings,
+    default_state_dir,
+    stopped_all,
+)
 
 err = make_console(stderr=True)
 out = make_console()
@@ -123,9 +129,10 @@ def run(args: argparse.Namespace) -> int:
             stack.up(report=_say, install=not args.no_install)
             return 0 if print_status(stack) else 1
         if args.action == "down":
-            for line in stack.down(wipe=args.wipe, grace_seconds=args.grace):
+            lines = stack.down(wipe=args.wipe, grace_seconds=args.grace)
+            for line in lines:
                 _say(line)
-            return 0
+            return 0 if stopped_all(lines) else 1
         if args.action == "status":
             return 0 if print_status(stack) else 1
         if args.action == "env":

@@ -45,6 +45,13 @@ HEALTH_TIMEOUT_S = 30.0
 # The collector first, so its queue drains into the stores; then the stores.
 DOWN_ORDER = ("collector", "victoriatraces", "vt-backend", "victorialogs", "victoriametrics")
 NOT_STOPPED = ("not stopped", "still running")
+# Outcomes after which a process of ours may still run (a reused pid is not one: ours exited).
+LEFT_RUNNING = ("not stopped: no permission", "still running", "not stopped: cannot read")
+
+
+def stopped_all(messages: list[str]) -> bool:
+    """False when a `down` line says a recorded process may still run (`stack down` exits 1)."""
+    return not any(m.partition(": ")[2].startswith(LEFT_RUNNING) for m in messages)
 
 
 @dataclass
@@ -216,15 +223,23 @@ class Stack:
         processes = self.state.processes()
         order = {name: i for i, name in enumerate(DOWN_ORDER)}
         messages: list[str] = []
+        if unreadable := self.state.unreadable():
+            messages.append(
+                f"stack.json: not stopped: cannot read {self.state.path} ({unreadable}), so "
+                "the processes of the last `up` are unknown; `obs-mcp stack status` or "
+                "`ss -ltnp` shows what still listens on the stack's ports; delete the file once nothing does"
+            )
         kept: dict[str, ProcessRecord] = {}
         for name in sorted(processes, key=lambda n: order.get(n, len(order))):
             outcome = processes[name].stop(grace_seconds)
             messages.append(f"{name}: {outcome}")
             if outcome.startswith(NOT_STOPPED):
                 kept[name] = processes[name]
-        self.state.save(self.settings, kept)
-        if wipe and kept:
-            messages.append(f"data kept in {self.data_dir}: {', '.join(kept)} may still use it")
+        if not unreadable:  # a corrupt record stays for the user to read
+            self.state.save(self.settings, kept)
+        if wipe and (kept or unreadable):
+            users = ", ".join(kept) or "processes stack.json no longer names"
+            messages.append(f"data kept in {self.data_dir}: {users} may still use it")
         elif wipe and self.data_dir.exists():
             shutil.rmtree(self.data_dir)
             messages.append(f"wiped {self.data_dir}")

@@ -58,21 +58,38 @@ class ProcessRecord:
         return procs.stop_session(self.pid, ticks, grace_seconds)
 
 
+UNREADABLE = (OSError, ValueError, KeyError, TypeError, AttributeError)
+
+
 class StateFile:
     """Read and atomically rewrite <state dir>/stack.json."""
 
     def __init__(self, state_dir: Path) -> None:
         self.path = state_dir / "stack.json"
 
+    def _read(self) -> dict[str, ProcessRecord]:
+        data = json.loads(self.path.read_text())
+        return {
+            name: ProcessRecord.from_dict(entry)
+            for name, entry in dict(data.get("processes", {})).items()
+        }
+
     def processes(self) -> dict[str, ProcessRecord]:
         try:
-            data = json.loads(self.path.read_text())
-            return {
-                name: ProcessRecord.from_dict(entry)
-                for name, entry in dict(data.get("processes", {})).items()
-            }
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return self._read()
+        except UNREADABLE:
             return {}
+
+    def unreadable(self) -> str | None:
+        """Why an existing stack.json cannot be read (None: absent or fine): `down` must not
+        take a corrupt record for "nothing is running"."""
+        try:
+            self._read()
+        except FileNotFoundError:
+            return None
+        except UNREADABLE as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return None
 
     def save(self, settings: StackSettings, processes: dict[str, ProcessRecord]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
