@@ -38,6 +38,11 @@ def agent_env_vars(bin_dir: Path, home: Path, xdg: Path) -> dict[str, str]:
         "DISABLE_AUTOUPDATER": "1",
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         "OPENCODE_DISABLE_AUTOUPDATE": "1",
+        # no network beyond the registries: OpenCode would fetch its model list at start-up,
+        # and neither its default plugins nor an LSP server may be downloaded
+        "OPENCODE_DISABLE_MODELS_FETCH": "1",
+        "OPENCODE_DISABLE_DEFAULT_PLUGINS": "1",
+        "OPENCODE_DISABLE_LSP_DOWNLOAD": "1",
     }
 
 
