@@ -153,3 +153,35 @@ def test_installed_wheel_runs_the_stack_a_tool_and_a_client_outside_the_repo(
     assert down.returncode == 0, down.stderr
     stops = [line for line in down.stderr.splitlines() if not line.startswith("wiped ")]
     assert stops and all(line.endswith(": stopped") for line in stops), down.stderr
+
+
+async def _tool_names(server: StdioServerParameters) -> set[str]:
+    async with Client(server) as client:
+        return {tool.name for tool in (await client.list_tools()).tools}
+
+
+def test_uv_tool_install_serves_and_registers_the_installed_tool(installed: Path) -> None:
+    """`uv tool install <wheel>`, as a user installs a Python MCP server: its `obs-mcp serve`
+    answers tools/list, and `install` registers the tool's own interpreter (not a checkout's)."""
+    tmp = installed
+    (wheel,) = (tmp / "dist").glob("obs_mcp-*.whl")
+    tools, bin_dir = tmp / "uv-tools", tmp / "uv-tool-bin"
+    env = _env(tmp, StackPorts.free())
+    env.update(
+        UV_TOOL_DIR=str(tools), UV_TOOL_BIN_DIR=str(bin_dir), PATH=f"{bin_dir}:/usr/bin:/bin"
+    )
+    _run([_uv(), "tool", "install", "--python", sys.executable, "-c", str(tmp / "pins.txt"),
+          str(wheel)], env=env)  # fmt: skip
+    obs = bin_dir / "obs-mcp"
+    assert obs.is_file(), f"uv tool install put no obs-mcp in {bin_dir}"
+    project = tmp / "tool-project"
+    project.mkdir()
+    _run([str(obs), "install", "claude-code"], cwd=project, env=env)
+    entry = json.loads((project / ".mcp.json").read_text())["mcpServers"]["obs"]
+    assert Path(entry["command"]).is_relative_to(tools), entry  # the tool's venv
+    assert entry["args"] == ["-m", "obs_mcp"], entry
+    for server in (
+        StdioServerParameters(command=str(obs), args=["serve"], env=env, cwd=project),
+        StdioServerParameters(command=entry["command"], args=entry["args"], env=env),
+    ):
+        assert {"list_services", "error_rate", "stack_health"} <= asyncio.run(_tool_names(server))
