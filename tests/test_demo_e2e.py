@@ -36,7 +36,7 @@ from obs_mcp.server import mcp
 from obs_mcp.stack.procs import free_port
 from obs_mcp.stack.runner import Stack
 from obs_mcp.timeparse import Window
-from tests.answers import full_answer
+from tests.answers import full_answer, text_of
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
@@ -227,12 +227,25 @@ async def test_n_plus_one_fix_cuts_checkout_p95_and_queries_to_one(
             assert (await _settled_rate(client, fast))["total"] == requests
             assert fast.errors == 0
             per_request_fast, repeats_fast = await _store_view(fast, requests)
-        verdict = await _call(
-            client,
+        compared = await client.call_tool(
             "compare_runs",
             {"service": "shop", "baseline_run": slow.run_id, "current_run": fast.run_id,
              "operation": CHECKOUT_ENDPOINT},
         )  # fmt: skip
+        verdict = full_answer("compare_runs", compared.structured_content)
+        # Issue 13's done-when, the agent's path: compare_runs named the span; then one of the
+        # buggy run's slowest checkouts; its tree names the repeated span and the calling line.
+        found = await client.call_tool(
+            "search_traces",
+            {"service": "shop", "operation": CHECKOUT_ENDPOINT, "tags": {"run.id": slow.run_id},
+             "min_duration": f"{math.floor(verdict['baseline']['p95_ms'])}ms", "limit": 3},
+        )  # fmt: skip
+        traces = full_answer("search_traces", found.structured_content)["traces"]
+        assert traces, text_of(found)
+        tree = await client.call_tool(
+            "correlate_trace", {"trace_id": traces[0]["trace_id"], "max_logs": 5}
+        )
+        assert not tree.is_error, text_of(tree)
 
     # Exact, per request, against what was sent: one query per cart line, then one in all.
     others = requests - len(checkouts)
@@ -257,6 +270,24 @@ async def test_n_plus_one_fix_cuts_checkout_p95_and_queries_to_one(
     low, high = sum(ordered[:sampled]) / sampled, sum(ordered[-sampled:]) / sampled
     assert round(low, 2) <= before <= round(high, 2)
     assert f"{QUERY_SPAN}: {before:g} -> 1 calls per request" in change["summary"]
+
+    # ... in 3 calls and at most 4k tokens of answers (chars / 4, as docs/BENCHMARKS.md counts)
+    sizes = [len(text_of(answer)) for answer in (compared, found, tree)]
+    print(f"\nlatency loop: compare_runs {sizes[0]}, search_traces {sizes[1]}, "
+          f"correlate_trace {sizes[2]} chars = ~{sum(sizes) // 4} tokens")  # fmt: skip
+    assert sum(sizes) // 4 <= 4000, sizes
+    spans = full_answer("correlate_trace", tree.structured_content)["spans"]
+    rows = [row for row in spans if row["operation"] == QUERY_SPAN]
+    query = max(rows, key=lambda row: row["repeat"]["count"] if row["repeat"] else 1)
+    calls = query["repeat"]["count"] if query["repeat"] else len(rows)
+    assert calls >= REPEAT_MIN, query  # one of the slowest checkouts is a big cart
+    shop_py = (slow_src / "demo_service" / "shop.py").read_text().splitlines()
+    calling = next(
+        n for n, text in enumerate(shop_py, 1) if "await fetch_products([item.product_id])" in text
+    )
+    assert query["attributes"]["code.file.path"] == "demo_service/shop.py", query
+    assert query["attributes"]["code.line.number"] == str(calling), query
+    assert query["attributes"]["code.function.name"] == "checkout", query
 
     # p95 of checkout: the slow run cannot beat its designed latency; the fast one must come
     # in below it by at least half the designed margin (the other half absorbs overhead).
