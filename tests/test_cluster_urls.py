@@ -15,6 +15,7 @@ import pytest
 
 from obs_mcp.clients.base import unavailable_nodes
 from obs_mcp.config import Settings
+from obs_mcp.core.tenants import metrics_tenant_note
 from obs_mcp.errors import InvalidArgument
 from obs_mcp.tenancy import (
     Tenant,
@@ -130,3 +131,25 @@ def test_storage_nodes_are_read_from_a_select_nodes_502() -> None:
     )
     assert unavailable_nodes(body) == ["127.0.0.1:19492"]
     assert unavailable_nodes("unexpected response status code from a node: 400") == []
+
+
+@pytest.mark.parametrize(
+    ("env", "tenant"),
+    [
+        ({"VM_URL": "http://u:secret@vmselect:8481/select/7:3/prometheus"}, "7:3"),
+        ({"VM_URL": "http://vmselect:8481", "VM_ACCOUNT_ID": "7"}, "7"),
+        ({"VM_URL": "http://127.0.0.1:8428"}, None),  # a single node: no tenant to name
+    ],
+)
+def test_an_empty_metrics_answer_names_the_vm_tenant(
+    env: dict[str, str], tenant: str | None
+) -> None:
+    """vmselect answers a tenant without data with no series: the hint says which was asked."""
+    config = Settings.from_env(env).metrics
+    note = metrics_tenant_note(config)
+    if tenant is None:
+        assert note is None
+        return
+    assert note is not None
+    assert f"asked as tenant {tenant} (VM_URL=" in note, note
+    assert "VM_ACCOUNT_ID/VM_PROJECT_ID" in note and "secret" not in note, note

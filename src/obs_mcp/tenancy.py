@@ -57,6 +57,12 @@ def tenant_from(account: str | None, project: str | None, prefix: str) -> Tenant
     )
 
 
+def vm_url_tenant(url: str) -> str | None:
+    """The tenant a vmselect URL's path names (`/select/<a>[:<p>]/prometheus`), if any."""
+    found = _VM_TENANT_PATH.search(url)
+    return found[2] if found and found[1] == "select" else None
+
+
 Select = tuple[str, dict[str, str]]  # (base URL the API paths go under, tenant headers)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from obs_mcp.core.backends import Backends
 from obs_mcp.core.links import metrics_link
+from obs_mcp.core.tenants import metrics_tenant_note
 from obs_mcp.errors import InvalidArgument
 from obs_mcp.models import MetricsResult, Series
 from obs_mcp.timeparse import parse_duration, parse_instant, resolve_window, rfc3339
@@ -53,7 +54,7 @@ async def query_metrics(
         result = _instant_result(query, data)
         if result.series:
             result.links = {"vmui": metrics_link(backends.settings, query, None)}
-        return result
+        return _with_tenant(result, backends)
     window = resolve_window(since, start, end)
     step_s = parse_duration(step, "step").total_seconds() if step else auto_step(window.seconds)
     if window.seconds / step_s > 11_000:
@@ -66,6 +67,13 @@ async def query_metrics(
     result = _range_result(query, data, window.describe(), step_s)
     if result.series:
         result.links = {"vmui": metrics_link(backends.settings, query, window, step_s)}
+    return _with_tenant(result, backends)
+
+
+def _with_tenant(result: MetricsResult, backends: Backends) -> MetricsResult:
+    """An empty answer from a cluster tenant names that tenant (a wrong one reads as empty)."""
+    if not result.series and (note := metrics_tenant_note(backends.metrics.config)):
+        result.hint = f"{result.hint} {note}" if result.hint else note
     return result
 
 

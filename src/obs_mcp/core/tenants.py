@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from obs_mcp.clients.base import display_url
 from obs_mcp.clients.logsql import LogsQLClient
+from obs_mcp.config import StoreConfig
+from obs_mcp.tenancy import vm_url_tenant
 from obs_mcp.timeparse import Window
 
 LISTED = 10
@@ -45,3 +48,16 @@ async def tenant_hints(clients: Sequence[LogsQLClient], window: Window) -> str:
     """The hints of every store whose tenant explains an empty answer, joined ('' if none)."""
     hints = [hint for client in clients if (hint := await tenant_hint(client, window))]
     return " ".join(hints)
+
+
+def metrics_tenant_note(config: StoreConfig) -> str | None:
+    """For an empty PromQL answer from a VictoriaMetrics cluster: the tenant its URL names.
+    (A single node has no tenants; vmselect answers an empty tenant with no series at all.)"""
+    tenant = vm_url_tenant(config.url)
+    if tenant is None:
+        return None
+    return (
+        f"{config.name} was asked as tenant {tenant} ({config.env_prefix}_URL={display_url(config.url)}); "
+        f"if the metrics were written under another tenant, set {config.env_prefix}_ACCOUNT_ID/"
+        f"{config.env_prefix}_PROJECT_ID (or the URL's /select/<tenant>/ path) to it."
+    )
