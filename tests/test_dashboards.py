@@ -151,8 +151,9 @@ def _stack_metrics(stack: Stack) -> None:
     signals = ("spans", "metric_points", "log_records")
     names = [f"otelcol_{kind}_{signal}" for kind in ("receiver_accepted", "exporter_sent")
              for signal in signals] + ["vl_rows_ingested_total", "vm_rows_inserted_total"]  # fmt: skip
-    for name in names:
-        query = f'sum(rate({{__name__=~"{name}(_total)?"}}[1m]))'
+    queries = [f'sum(rate({{__name__=~"{name}(_total)?"}}[1m]))' for name in names]
+    queries.append('sum(rate({__name__=~"(vl|vt)_rows_ingested_total", job="victoriatraces"}[1m]))')
+    for query in queries:
 
         def rated(q: str = query) -> bool:
             now = int(time.time())
@@ -189,6 +190,9 @@ def test_every_panel_returns_data_for_known_telemetry(
     assert slowest["trace_id"] == trend.slow_trace_id
     failing = answers["Failing requests (newest): click a trace id for its trace A"]
     assert {r["trace_id"] for r in failing} <= set(trend.error_trace_ids) and len(failing) == 12
+    # each store is its own series: the span store too, real VictoriaTraces (vt_) or vt-compat
+    ingest = answers["Store ingestion: rows per second A"]
+    assert {series["metric"]["job"] for series in ingest} >= {"victorialogs", "victoriatraces"}
     sessions = answers["Claude Code tool calls per session A"]
     mine = [r for r in sessions if r.get("session.id") == agent_session]
     assert mine and mine[0]["calls"] == "3" and mine[0]["failed"] == "1"

@@ -215,7 +215,10 @@ def stack_health() -> Any:
                 _promql("sum by (exporter) (otelcol_exporter_queue_capacity)", "B",
                         "{{exporter}} capacity")], 4),
         _panel("Store ingestion: rows per second", "timeseries", VM,
-               [_promql(f"sum by (job) (rate(vl_rows_ingested_total{rate}))", "A", "{{job}}"),
+               # VictoriaLogs counts vl_, a real VictoriaTraces vt_ (vt-compat passes its
+               # span store's vl_ through): one query, one series per store job
+               [_promql(f'sum by (job) (rate({{__name__=~"(vl|vt)_rows_ingested_total"}}{rate}))',
+                        "A", "{{job}}"),
                 _promql(f"sum(rate(vm_rows_inserted_total{rate}))", "B", "victoriametrics")],
                5),
     ]  # fmt: skip
