@@ -29,6 +29,7 @@ import pytest
 from obs_mcp.config import Settings
 from obs_mcp.core.backends import open_backends
 from obs_mcp.core.compare import compare_runs
+from obs_mcp.core.logs import query_logs
 from obs_mcp.core.red import error_rate
 from obs_mcp.run import pykit
 from obs_mcp.stack.procs import free_port
@@ -199,6 +200,12 @@ async def test_error_rate_and_compare_runs_select_the_run(
     assert {o.operation for o in rate.operations} == {"GET /ok", "GET /fail"}
     assert (verdict.baseline.requests, verdict.baseline.errors) == (12, 3)
     assert (verdict.current.requests, verdict.current.errors) == (5, 0)
+    # the app's printed lines through the query_logs tool's core, by service and severity
+    async with open_backends(_settings(native_stack)) as backends:
+        failing = await query_logs(backends, '"failing on purpose"', first.service, since="30m")
+        warned = await query_logs(backends, '"starting on purpose"', first.service, since="30m")
+    assert [(r.severity, r.message) for r in failing.rows] == [("ERROR", "failing on purpose")] * 3
+    assert [(r.severity, r.service) for r in warned.rows] == [("WARN", first.service)] * 2  # 2 runs
 
 
 def test_lines_are_logs_with_severity_and_fields(
