@@ -35,6 +35,7 @@ class ApiCall:
     offered_tool: bool
     tool_results: int  # tool_result blocks in the conversation so far
     replied_with_tool_use: bool
+    subagent: bool = False  # asked by a sub-agent (Script.subagent)
 
 
 @dataclass
@@ -80,6 +81,17 @@ class Script:
     calls: int = TOOL_CALLS
     pause: float = FINAL_REPLY_PAUSE_S
     reject: int | None = None  # an HTTP status for every model call (400: not retried)
+    # A request whose first user message holds this text is a sub-agent's (the scripted tool
+    # being `Agent`, its prompt carries the text): it answers "done" at once, calling nothing.
+    subagent: str | None = None
+
+
+def _first_user_text(body: dict[str, Any]) -> str:
+    messages = body.get("messages") or []
+    content = messages[0].get("content") if messages else ""
+    if isinstance(content, str):
+        return content
+    return " ".join(b.get("text", "") for b in content or [] if isinstance(b, dict))
 
 
 def _handler(api: FakeApi, lock: threading.Lock, script: Script) -> type[BaseHTTPRequestHandler]:
@@ -99,6 +111,12 @@ def _handler(api: FakeApi, lock: threading.Lock, script: Script) -> type[BaseHTT
                 for b in message["content"]
                 if isinstance(b, dict) and b.get("type") == "tool_result"
             )
+            if script.subagent and script.subagent in _first_user_text(body):
+                with lock:
+                    api.calls.append(ApiCall(model, False, results, False, subagent=True))
+                text = {"type": "text_delta", "text": "done"}
+                self.send_stream(_reply(model, {"type": "text", "text": ""}, text, "end_turn"))
+                return
             offered = script.tool in {t.get("name") for t in body.get("tools") or []}
             use_tool = offered and results < script.calls
             if use_tool:

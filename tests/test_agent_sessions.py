@@ -160,6 +160,7 @@ def test_claude_code_session_with_its_child_in_one_trace(
         [MODEL],
     )
     assert session.trace_ids == [trace_id]
+    assert session.subagents == 0  # counted for Claude Code, and it started none
     events = logsql(settings.vl_url, f'"session.id":="{session_id}" event.name:=api_request')
     assert session.cost_usd == pytest.approx(sum(float(e["cost_usd"]) for e in events), rel=1e-9)
     child = next(n for n in session.timeline if n.kind == "child")
@@ -242,6 +243,7 @@ def test_codex_session_counts_and_its_child_not_linked(
         ["gpt-5.1-codex"],
     )
     assert session.cost_usd is None and any("no cost" in n for n in session.notes)
+    assert session.subagents is None  # Codex exports no sub-agent ids: absent, not 0
     child_trace, child_span = seen["span"].split("-")
     spans = logsql(settings.vt_url, f'trace_id:="{child_trace}"')
     assert [(s["span_id"], s.get("parent_span_id", "")) for s in spans] == [(child_span, "")]
@@ -413,3 +415,67 @@ def test_claude_code_failed_model_call_counts_as_api_error(
     )
     (error,) = logsql(settings.vl_url, f'"session.id":="{session_id}" event.name:=api_error')
     assert (error["status_code"], error["model"]) == ("400", MODEL)
+
+
+SUBAGENT_MARKER = "obs-mcp-subagent-7f3a"
+
+
+@pytest.mark.slow
+@pytest.mark.stack
+def test_claude_code_subagent_counts_and_nests_under_its_agent_call(
+    agent_env: tuple[Path, dict[str, str]], native_stack: Stack
+) -> None:
+    """The model starts one sub-agent (Claude Code's `Agent` tool, in the foreground), which
+    answers at once: the session counts 1 sub-agent, its model call among the session's 3,
+    and the sub-agent's model call sits under the Agent call in the session's one trace."""
+    project, env = agent_env
+    settings = native_stack.settings
+    agent_input = {
+        "description": "probe",
+        "prompt": f"{SUBAGENT_MARKER}: reply done",
+        "subagent_type": "general-purpose",
+        "run_in_background": False,  # the default is background: then a second "prompt" comes
+    }
+    script = Script("Agent", agent_input, calls=1, pause=0.0, subagent=SUBAGENT_MARKER)
+    with fake_anthropic(script) as api:
+        run_env = _claude_env(env, settings, api.url)
+        out = run_cli(
+            project, run_env, "claude", "-p", "start a sub-agent", "--model", MODEL,
+            "--allowedTools", "Agent", "--output-format", "json", stdout_only=True,
+        )  # fmt: skip
+    assert [(c.subagent, c.replied_with_tool_use) for c in api.calls] == [
+        (False, True),
+        (True, False),
+        (False, False),
+    ], api.calls
+    session_id = json.loads(out)["session_id"]
+
+    def figures() -> dict[str, Any]:
+        return {"subagents": _one(_sessions(settings, session_id, "claude-code")).subagents}
+
+    expected = {
+        "prompts": 1,
+        "api_calls": 3,  # the sub-agent's own model call is the session's too
+        "api_errors": 0,
+        "tokens": {"input": 3 * INPUT_TOKENS, "output": 3 * OUTPUT_TOKENS, "cache_read": 0,
+                   "cache_creation": 0},
+        "tool_calls": [ToolUse(tool="Agent", calls=1, failed=0, accepted=1, rejected=0)],
+        "children": [],
+        "traces": 1,
+        # the sub-agent's model call under the Agent call's execution step, in the one trace
+        "timeline": [
+            (0, "prompt", "claude_code.interaction"),
+            (1, "api_call", MODEL),
+            (1, "tool_call", "Agent"),
+            (2, "step", "claude_code.tool.blocked_on_user"),
+            (2, "step", "claude_code.tool.execution"),
+            (3, "api_call", MODEL),
+            (1, "api_call", MODEL),
+        ],
+    }  # fmt: skip
+    _wait_figures(settings, session_id, "claude-code", expected)
+    assert figures() == {"subagents": 1}
+    sub_events = logsql(
+        settings.vl_url, f'"session.id":="{session_id}" event.name:=api_request agent_id:*'
+    )
+    assert len(sub_events) == 1 and sub_events[0]["query_source"].startswith("agent:"), sub_events

@@ -569,6 +569,11 @@ class AgentSession(BaseModel):
     tokens: dict[str, int] = Field(description="model-call tokens by type (exact event sums)")
     cost_usd: float | None = None
     active_s: float | None = Field(default=None, description="active time metric (PromQL)")
+    subagents: int | None = Field(
+        default=None,
+        description="sub-agents it started, nested ones too (their api/tool calls "
+        "are in this session's figures)",
+    )
     tool_calls: list[ToolUse] = Field(default_factory=list)
     mcp_calls: list[McpUse] = Field(default_factory=list, exclude_if=lambda v: not v)
     traces: int = Field(default=0, description="trace ids its events name")

@@ -60,7 +60,7 @@ def _children(s: AgentSession) -> str:
 def render(result: BaseModel) -> RenderableType:
     assert isinstance(result, AgentSessionsResult)
     t = Table("session", "client", "end", "prompts", "api (err)", "tokens", "cost $", "tools",
-              "children", title=f"{result.returned} of {result.total_sessions} sessions")  # fmt: skip
+              "sub-agents", "children", title=f"{result.returned} of {result.total_sessions} sessions")  # fmt: skip
     for s in result.sessions:
         tools = ", ".join(
             f"{u.tool}×{u.calls}" + (f" ({u.failed} failed)" if u.failed else "")
@@ -69,7 +69,7 @@ def render(result: BaseModel) -> RenderableType:
         t.add_row(
             s.session_id, s.client, s.end, str(s.prompts), f"{s.api_calls} ({s.api_errors})",
             _tokens(s), "-" if s.cost_usd is None else f"{s.cost_usd:.6f}", tools or "-",
-            _children(s),
+            "-" if s.subagents is None else str(s.subagents), _children(s),
         )  # fmt: skip
     parts: list[RenderableType] = [t]
     for s in result.sessions:

@@ -35,6 +35,7 @@ class AgentClient:
     decision: str = "decision"
     accepted: tuple[str, ...] = ()  # decision values meaning "ran"
     mcp_tool: str | None = None  # tool_name of MCP calls; server/tool then in tool_parameters
+    subagent: str | None = None  # event field naming the sub-agent that emitted it, if any
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -59,6 +60,9 @@ CLAUDE_CODE = AgentClient(
     cost="cost_usd",
     accepted=("accept",),
     mcp_tool="mcp_tool",
+    # a sub-agent's own events (its model calls, tool calls, subagent_completed) carry its id
+    # (nested ones add parent_agent_id); the main thread's carry none
+    subagent="agent_id",
 )
 
 CODEX = AgentClient(

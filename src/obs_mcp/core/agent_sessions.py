@@ -69,6 +69,8 @@ def _summary_query(client: AgentClient, limit: int, session_id: str | None) -> s
     ]
     if client.cost:
         stats.append(f"sum({_q(client.cost)}) if ({_event(client.api_request)}) cost")
+    if client.subagent:  # rows without the field (the main thread's) are not counted
+        stats.append(f"count_uniq({_q(client.subagent)}) subagents")
     where = _base(client, [session_id] if session_id else None)
     return f"{where} | stats by ({s}) {', '.join(stats)} | sort by (last desc) | limit {limit + 1}"
 
@@ -167,6 +169,7 @@ def _session(client: AgentClient, row: dict[str, str]) -> AgentSession:
         api_errors=_int(row, "api_errors"),
         tokens={kind: _int(row, f"tok_{kind}") for kind in client.tokens},
         cost_usd=cost,
+        subagents=_int(row, "subagents") if client.subagent else None,
         notes=notes,
     )
 
