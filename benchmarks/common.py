@@ -127,7 +127,7 @@ def machine_facts() -> dict[str, str]:
         "VictoriaTraces": (
             f"vt-compat (Python adapter over VictoriaLogs {versions.get('VICTORIALOGS_VERSION')})"
             if resolve_binary(VICTORIATRACES) is None
-            else versions.get("VICTORIATRACES_GO_VERSION", "?")
+            else versions.get("VICTORIATRACES_VERSION", "?")
         ),
         "OpenTelemetry Collector": versions.get("OTELCOL_VERSION", "?"),
     }

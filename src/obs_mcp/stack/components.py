@@ -77,7 +77,7 @@ VICTORIATRACES = Component(
     path_names=("victoria-traces", "victoria-traces-prod"),
     recipe=GoRecipe(
         VT,
-        "VICTORIATRACES_GO_VERSION",
+        "VICTORIATRACES_VERSION",
         "app/victoria-traces",
         also_require=((VL, "VICTORIALOGS_VERSION"), (VM, "VICTORIAMETRICS_VERSION")),
     ),
