@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from obs_mcp.core.compare import resolve_sides, two_proportion_z, verdict
+from obs_mcp.core.fields import exception_columns, last_exception, span_events
 from obs_mcp.core.health import parse_collector_metrics
 from obs_mcp.core.names import closest
 from obs_mcp.core.signatures import code_location, message_template, stack_location
@@ -150,3 +151,32 @@ def test_slim_keeps_meaning() -> None:
     # output: names and types only (answers carry no nulls; nested models read in the answer)
     assert out["properties"]["items"] == {"type": "array"}
     assert out["properties"]["p95"] == {"type": "number"}
+
+
+def test_exception_events_in_both_layouts() -> None:
+    """Releases (and vt-compat) name event i `event:<field>:<i>`; pre-release builds of
+    VictoriaTraces `event:<i>:<field>`: the last exception event is read from either."""
+    released = {
+        "event:event_name:0": "log",
+        "event:event_attr:message:0": "retrying",
+        "event:event_name:1": "exception",
+        "event:event_attr:exception.type:1": "KeyError",
+        "event:event_attr:exception.message:1": "'usd'",
+        "event:event_attr:exception.stacktrace:1": "Traceback ...",
+        "span_attr:http.route": "/api/charge",
+    }
+    pre_release = {
+        "event:0:event_name": "log",
+        "event:1:event_name": "exception",
+        "event:1:event_attr:exception.type": "KeyError",
+        "event:1:event_attr:exception.message": "'usd'",
+        "event:1:event_attr:exception.stacktrace": "Traceback ...",
+    }
+    for row in (released, pre_release):
+        assert last_exception(row) == ("KeyError", "'usd'", "Traceback ...")
+        assert span_events(row)[0]["event_name"] == "log"
+    assert last_exception({"event:event_name:0": "log"}) == (None, None, None)
+    columns = exception_columns("type")
+    assert "event:event_attr:exception.type:*" in " ".join(columns)
+    assert any("event:7:event_attr:exception.type" in c for c in columns)
+    assert not any("stacktrace" in c for c in columns)

@@ -142,6 +142,8 @@ def _service_variable() -> dict[str, Any]:
 
 
 def service_red() -> Any:
+    # range panels keep `_time` (the bucket) in `fields`: the LogsQL of VictoriaLogs v1.25,
+    # inside VictoriaTraces builds of mid-2025, rejects a range query that drops it
     by_op = f"{ENTRY} | stats by (name)"
     pct = "quantile(0.5, duration) p50, quantile(0.95, duration) p95, quantile(0.99, duration) p99"
     panels = [
@@ -150,16 +152,16 @@ def service_red() -> Any:
                0, "reqps", description=PLACED),
         _panel("Error rate per operation (errors / requests)", "timeseries", VT,
                [_logsql(f"{by_op} count() requests, count() if ({REQUEST_ERROR}) errors "
-                        "| math errors / requests as error_ratio | fields name, error_ratio",
+                        "| math errors / requests as error_ratio | fields _time, name, error_ratio",
                         "statsRange", legend="{{name}}")],
                1, "percentunit", description=PLACED),
         _panel(f"Latency p50 / p95 / p99, all requests ({ESTIMATE})", "timeseries", VT,
                [_logsql(f"{ENTRY} | stats {pct} | math p50 / 1e6 as p50_ms, p95 / 1e6 as p95_ms, "
-                        "p99 / 1e6 as p99_ms | fields p50_ms, p95_ms, p99_ms", "statsRange")],
+                        "p99 / 1e6 as p99_ms | fields _time, p50_ms, p95_ms, p99_ms", "statsRange")],
                2, "ms", description=f"request = entry span; durations from span data; {PLACED}"),
         _panel(f"Latency p95 per operation ({ESTIMATE})", "timeseries", VT,
                [_logsql(f"{by_op} quantile(0.95, duration) p95 | math p95 / 1e6 as p95_ms "
-                        "| fields name, p95_ms", "statsRange", legend="{{name}}")],
+                        "| fields _time, name, p95_ms", "statsRange", legend="{{name}}")],
                3, "ms"),
         _panel("Error logs", "logs", VL,
                [_logsql(f"{logsql_exact(LOG_SERVICE, SERVICE_VAR)} ({ERROR_LOG})", "instant")],

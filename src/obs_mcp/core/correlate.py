@@ -27,6 +27,7 @@ from obs_mcp.core.fields import (
     SPAN_ATTR_TWINS,
     clip,
     clip_tail,
+    last_exception,
 )
 from obs_mcp.core.links import trace_links
 from obs_mcp.core.red import red_snapshot
@@ -105,15 +106,10 @@ def span_attributes(row: dict[str, str], full: bool) -> dict[str, str]:
                 twin = SPAN_ATTR_TWINS.get(name)
                 if twin is None or SPAN_ATTR + twin not in row:
                     attrs[name] = clip(value)
-    for key, value in row.items():  # exception events -> exception.* attributes
-        if key.startswith("event:event_name:") and value == "exception":
-            index = key.rsplit(":", 1)[1]
-            for part in ("type", "message", "stacktrace"):
-                raw = row.get(f"event:event_attr:exception.{part}:{index}")
-                if raw:
-                    attrs[f"exception.{part}"] = (
-                        clip_tail(raw) if part == "stacktrace" else clip(raw)
-                    )
+    # the last exception event -> exception.* attributes
+    for part, raw in zip(("type", "message", "stacktrace"), last_exception(row), strict=True):
+        if raw:
+            attrs[f"exception.{part}"] = clip_tail(raw) if part == "stacktrace" else clip(raw)
     return attrs
 
 

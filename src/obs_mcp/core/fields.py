@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from obs_mcp.queries import logsql_field
+
 # VictoriaTraces span rows
 SERVICE = "resource_attr:service.name"
 SPAN_ATTR = "span_attr:"
@@ -16,6 +20,15 @@ KIND_NAMES = {
     "4": "producer",
     "5": "consumer",
 }
+
+# Span events: event i of a span is `event:<field>:<i>` (`event:event_name:0`,
+# `event:event_attr:exception.type:0`) in every VictoriaTraces release and in vt-compat;
+# builds from before its first release (v0.1.0, July 2025) wrote `event:<i>:<field>`.
+# Readers take both; projections name the old layout's first OLD_LAYOUT_EVENTS events
+# exactly, since a LogsQL `fields` wildcard only matches a prefix (`event:*` would also
+# pull every stack trace).
+OLD_LAYOUT_EVENTS = 8
+EXCEPTION = "exception"
 
 # VictoriaLogs rows from OTLP logs
 LOG_SERVICE = "service.name"
@@ -88,3 +101,42 @@ def log_attributes(row: dict[str, str]) -> dict[str, str]:
         else:
             out[key] = clip(value)
     return out
+
+
+def span_events(row: Mapping[str, str]) -> dict[int, dict[str, str]]:
+    """A span row's events by index: {field ("event_name", "event_attr:exception.type"): value}."""
+    events: dict[int, dict[str, str]] = {}
+    for key, value in row.items():
+        if not key.startswith("event:"):
+            continue
+        rest = key[len("event:") :]
+        head, _, tail = rest.partition(":")
+        if head.isdigit():  # event:<i>:<field>
+            index, name = head, tail
+        else:  # event:<field>:<i>
+            name, _, index = rest.rpartition(":")
+        if name and index.isdigit():
+            events.setdefault(int(index), {})[name] = value
+    return events
+
+
+def last_exception(row: Mapping[str, str]) -> tuple[str | None, str | None, str | None]:
+    """(type, message, stacktrace) of the span's last exception event, if any."""
+    found = [e for _, e in sorted(span_events(row).items()) if e.get("event_name") == EXCEPTION]
+    if not found:
+        return None, None, None
+    event = found[-1]
+    return (
+        event.get("event_attr:exception.type") or None,
+        event.get("event_attr:exception.message"),
+        event.get("event_attr:exception.stacktrace"),
+    )
+
+
+def exception_columns(*parts: str) -> list[str]:
+    """LogsQL `fields` entries for the event names and these exception.* attributes, in
+    both layouts (see OLD_LAYOUT_EVENTS)."""
+    names = ["event_name", *(f"event_attr:exception.{part}" for part in parts)]
+    new = [logsql_field(f"event:{name}:*") for name in names]
+    old = [logsql_field(f"event:{i}:{name}") for i in range(OLD_LAYOUT_EVENTS) for name in names]
+    return new + old

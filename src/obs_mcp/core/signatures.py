@@ -14,7 +14,14 @@ from datetime import timedelta
 
 from obs_mcp.core.backends import Backends
 from obs_mcp.core.fanout import gather
-from obs_mcp.core.fields import LOG_SERVICE, SERVICE, SPAN_ATTR, clip
+from obs_mcp.core.fields import (
+    LOG_SERVICE,
+    SERVICE,
+    SPAN_ATTR,
+    clip,
+    exception_columns,
+    last_exception,
+)
 from obs_mcp.core.names import unknown_service_hint
 from obs_mcp.core.requests import error_spans
 from obs_mcp.errors import InvalidArgument, StoreError
@@ -27,8 +34,6 @@ MAX_LINK_LEVELS = 8  # OK spans between two error spans, at most
 LINK_SLACK = timedelta(minutes=5)  # a parent ends after its child
 MAX_ECHOES = 5
 TEMPLATE_CHARS = 300
-EVENT = "event:event_name:"
-EXC = "event:event_attr:exception."
 ERROR_LOG = (
     'severity_text:in("ERROR","error","Error","FATAL","fatal","CRITICAL","critical") '
     "or severity_number:>=17"
@@ -87,19 +92,6 @@ def code_location(row: dict[str, str]) -> str | None:
     return f"{where} in {func}".strip() if func else where
 
 
-def _exception(row: dict[str, str]) -> tuple[str | None, str | None, str | None]:
-    """(type, message, stacktrace) of the span's last exception event, if any."""
-    indexes = [k[len(EVENT) :] for k, v in row.items() if k.startswith(EVENT) and v == "exception"]
-    if not indexes:
-        return None, None, None
-    i = max(indexes, key=lambda s: int(s) if s.isdigit() else -1)
-    return (
-        row.get(f"{EXC}type:{i}") or None,
-        row.get(f"{EXC}message:{i}"),
-        row.get(f"{EXC}stacktrace:{i}"),
-    )
-
-
 @dataclass
 class Group:
     service: str
@@ -138,7 +130,7 @@ def _http_status(row: dict[str, str]) -> str:
 
 def signature(row: dict[str, str]) -> tuple[tuple[str, str, str | None, str], str | None]:
     """(service, operation, exception type, message template) and the raw message."""
-    exc_type, exc_message, _ = _exception(row)
+    exc_type, exc_message, _ = last_exception(row)
     raw = exc_message or row.get("status_message") or None
     # Without a message, a status code is the signature (not a number to mask).
     template = message_template(raw or "") if exc_type or raw else _http_status(row)
@@ -155,7 +147,7 @@ def error_spans_of(service: str | None, extra: str | None = None) -> str:
 
 
 def _raised(row: dict[str, str]) -> bool:
-    exc_type, exc_message, _ = _exception(row)
+    exc_type, exc_message, _ = last_exception(row)
     return bool(exc_type or exc_message)
 
 
@@ -249,8 +241,7 @@ async def collect(
     """
     columns = ", ".join([
         "_time", "trace_id", "span_id", "parent_span_id", "start_time_unix_nano", "name",
-        logsql_field(SERVICE), "status_message", logsql_field(EVENT + "*"),
-        logsql_field(EXC + "type:*"), logsql_field(EXC + "message:*"),
+        logsql_field(SERVICE), "status_message", *exception_columns("type", "message"),
         logsql_field(SPAN_ATTR + "code.*"), logsql_field(SPAN_ATTR + "http.response.status_code"),
         logsql_field(SPAN_ATTR + "http.status_code"),
     ])  # fmt: skip
@@ -289,7 +280,7 @@ async def _details(
     wide = Window(window.start - LOG_SLACK, window.end + LOG_SLACK)
     stacks_q = (
         f"{logsql_in('span_id', span_ids)} | fields span_id, "
-        f"{logsql_field(EVENT + '*')}, {logsql_field(EXC + 'stacktrace:*')}"
+        f"{', '.join(exception_columns('stacktrace'))}"
     )
     logs_q = (
         f"{logsql_in('trace_id', trace_ids)} ({ERROR_LOG}) "
@@ -302,7 +293,7 @@ async def _details(
     warnings = [f"{o.store} unavailable: {o}" for o in (spans, logs) if isinstance(o, StoreError)]
     stacks: dict[str, str] = {}
     for row in spans if isinstance(spans, list) else []:
-        stack = _exception(row)[2]
+        stack = last_exception(row)[2]
         if stack:
             stacks[row["span_id"]] = stack
     by_trace: dict[str, list[dict[str, str]]] = {}
