@@ -342,6 +342,38 @@ def test_sigterm_reaches_the_child_which_still_flushes(native_stack: Stack, tmp_
     assert len(_spans(native_stack, query, 1)) == 1, err
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def test_sigint_stops_a_child_started_in_the_background(
+    native_stack: Stack, tmp_path: Path
+) -> None:
+    """A shell starts `obs-mcp run ... &` with SIGINT ignored (as an agent's background Bash
+    does), and an ignored signal outlives exec: a Ctrl-C sent to `obs-mcp run` must still stop
+    the child, which flushes its telemetry on the way out."""
+    app = tmp_path / "slow.py"
+    app.write_text(SLOW_SPAN, encoding="utf-8")
+    service = f"bgint-{uuid.uuid4().hex[:6]}"
+    argv = _obs_run("--service", service, "--", sys.executable, str(app))
+    proc = subprocess.Popen(
+        argv, env=_env(native_stack), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, preexec_fn=_ignore_sigint,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:  # the child ignored it: do not leave `obs-mcp run` behind
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGINT, err
+    assert "KeyboardInterrupt" in err  # the child stopped on it, not on a later SIGKILL
+    query = f'"resource_attr:service.name":="{service}" name:="before the signal"'
+    assert len(_spans(native_stack, query, 1)) == 1, err
+
+
 def test_node_with_and_without_auto_instrumentations(native_stack: Stack, tmp_path: Path) -> None:
     node_bin = shutil.which("node")
     if node_bin is None:

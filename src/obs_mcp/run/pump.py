@@ -66,11 +66,21 @@ class Child:
         self, argv: list[str], env: dict[str, str], on_line: OnLine, pass_fds: tuple[int, ...] = ()
     ) -> None:
         self.started = time.time()
-        self.proc = subprocess.Popen(
-            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=pass_fds
-        )
         self.signals: list[int] = []
         self.undrained = False
+        # Caught before the spawn, not after: a shell starts a background command with SIGINT
+        # and SIGQUIT ignored, an ignored signal stays ignored across exec, and the child
+        # would then shrug off a forwarded Ctrl-C. A caught one is reset to the default there.
+        self._previous = {s: signal.signal(s, self._forward) for s in FORWARDED}
+        try:
+            self.proc = subprocess.Popen(
+                argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=pass_fds
+            )
+        except BaseException:
+            self._restore()
+            raise
+        for signum in self.signals:  # arrived while it was being started
+            self._send(signum)
         self._threads = [
             threading.Thread(
                 target=_copy, args=(pipe, out, name, on_line), daemon=True, name=f"pump-{name}"
@@ -85,16 +95,22 @@ class Child:
 
     def _forward(self, signum: int, frame: FrameType | None) -> None:
         self.signals.append(signum)
+        if hasattr(self, "proc"):  # else sent once it is started
+            self._send(signum)
+
+    def _send(self, signum: int) -> None:
         if not _terminal_sent_it(signum) and self.proc.poll() is None:
             self.proc.send_signal(signum)
 
+    def _restore(self) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
     def wait(self) -> int:
-        previous = {s: signal.signal(s, self._forward) for s in FORWARDED}
         try:
             code = self.proc.wait()
         finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
+            self._restore()
         deadline = time.monotonic() + DRAIN_S
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
