@@ -125,7 +125,18 @@ async def test_demo_loop_matches_ground_truth_and_fix_drops_errors_to_zero(
                 break
             await anyio.sleep(0.25)
         assert found["returned"] == before.errors
-        trace = await _call(client, "correlate_trace", {"trace_id": found["traces"][0]["trace_id"]})
+        trace_id = found["traces"][0]["trace_id"]
+        for _ in range(120):  # the newest failure's log lines export on their own schedule too
+            trace = await _call(client, "correlate_trace", {"trace_id": trace_id})
+            logs_by_service = {
+                log["service"]
+                for span in trace["spans"]
+                for log in span["logs"]
+                if log["severity"] == "ERROR"
+            }
+            if {"shop", "payments"} <= logs_by_service:
+                break
+            await anyio.sleep(0.25)
         raised = [
             s
             for s in trace["spans"]
@@ -133,12 +144,6 @@ async def test_demo_loop_matches_ground_truth_and_fix_drops_errors_to_zero(
         ]
         assert raised, trace["spans"]
         assert raised[0]["attributes"]["exception.type"] == "KeyError"
-        logs_by_service = {
-            log["service"]
-            for span in trace["spans"]
-            for log in span["logs"]
-            if log["severity"] == "ERROR"
-        }
         assert {"shop", "payments"} <= logs_by_service
 
     fixed = scratch.fixed_copy(tmp_path / "src1", (scratch.CURRENCY_FIX,))

@@ -148,6 +148,26 @@ def _apply(source: Path, fix: scratch.Fix, number: int) -> None:
             out.print(f"  {line}", highlight=False, markup=False)
 
 
+LOGS_WAIT_S = 10.0
+
+
+async def _failing_trace(client: Client, trace_id: str) -> dict[str, Any]:
+    """The trace once both services' ERROR lines are in it (bounded): logs export on their
+    own schedule, and the newest failure's may still be on the way."""
+    deadline = time.monotonic() + LOGS_WAIT_S
+    while True:
+        trace = await _tool(client, "correlate_trace", {"trace_id": trace_id, "max_logs": 20})
+        logged = {
+            log.get("service")
+            for span in trace["spans"]
+            for log in span.get("logs", [])
+            if log.get("severity") == "ERROR"
+        }
+        if {FRONT, BACK} <= logged or time.monotonic() >= deadline:
+            return trace
+        await asyncio.sleep(0.25)
+
+
 async def _loop(stack: Stack, args: argparse.Namespace) -> int:
     source = scratch.scratch_copy(demo.demo_dir(stack.state_dir) / "src")
     _say(f"== demo services run from a scratch copy: {source / 'demo_service'} (fixes go there)")
@@ -164,8 +184,7 @@ async def _loop(stack: Stack, args: argparse.Namespace) -> int:
         )
         trace = None
         if failing["traces"]:
-            tid = failing["traces"][0]["trace_id"]
-            trace = await _tool(client, "correlate_trace", {"trace_id": tid, "max_logs": 20})
+            trace = await _failing_trace(client, failing["traces"][0]["trace_id"])
 
         table = Table(title="verified: MCP tools vs. the workload's ground truth")
         for column in ("figure", "from the MCP tools", "ground truth (client)", ""):
