@@ -19,8 +19,9 @@ from PIL import Image
 import obs_mcp.report
 from obs_mcp.cli import main as cli_main
 from obs_mcp.core.backends import open_backends
+from obs_mcp.models import RepeatSummary, SpanNode
 from obs_mcp.report import INSTALL_HINT, Sides, write_report
-from obs_mcp.report.plots import COLORS, CRITICAL
+from obs_mcp.report.plots import COLORS, CRITICAL, span_duration, span_name
 from obs_mcp.stack.runner import Stack
 from obs_mcp.timeparse import from_unix_nanos, rfc3339
 from tests.chromium_shot import Shot, screenshot
@@ -167,3 +168,17 @@ def test_without_matplotlib_the_command_says_how_to_install_it(
     assert cli_main(["report", trend.service, "-o", str(tmp_path / "x.html")]) == 2
     assert INSTALL_HINT in capsys.readouterr().err.replace("\n", " ")
     assert not (tmp_path / "x.html").exists()
+
+
+def test_a_repeat_row_says_how_many_calls_its_figures_cover() -> None:
+    """An N+1 row stands for N calls: its self time is all of theirs, so its name and duration
+    say ×N (a bare 81 ms beside 569 ms of self time reads as a contradiction)."""
+    row = SpanNode(
+        span_id="a" * 16, depth=1, service="shop", operation="SELECT products", kind="client",
+        start_offset_ms=0.0, duration_ms=81.448, self_ms=569.062, critical=True, status="ok",
+        repeat=RepeatSummary(count=7, total_ms=569.062, min_ms=80.1, max_ms=87.2),
+    )  # fmt: skip
+    assert span_name(row) == "shop: SELECT products ×7"
+    assert span_duration(row) == "81.448 ms each (×7: 569.062 ms in all)"
+    plain = row.model_copy(update={"repeat": None, "self_ms": 3.5})
+    assert (span_name(plain), span_duration(plain)) == ("shop: SELECT products", "81.448 ms")

@@ -7,7 +7,7 @@ import html
 import json
 from typing import Any
 
-from obs_mcp.models import SideStats
+from obs_mcp.models import SideStats, SpanNode
 from obs_mcp.report import plots
 from obs_mcp.report.gather import ReportData
 
@@ -78,13 +78,20 @@ def _signatures(data: ReportData) -> str:
     )
 
 
+def _duration_cell(span: SpanNode) -> str:
+    """A repeat row's self time is all its calls': its duration cell says so."""
+    if span.repeat is None:
+        return f"{span.duration_ms:g}"
+    return f"{span.duration_ms:g} each, ×{span.repeat.count} = {span.repeat.total_ms:g}"
+
+
 def _trace(data: ReportData) -> str:
     t, slow = data.trace, data.slowest
     if t is None or slow is None or not t.spans:
         return "<p>No request in the window.</p>"
     path = [s for s in t.spans if s.critical]
     rows = "".join(
-        f'<tr><td>{_e(s.service)}: {_e(s.operation)}</td><td class="num">{s.duration_ms:g}</td>'
+        f'<tr><td>{_e(plots.span_name(s))}</td><td class="num">{_e(_duration_cell(s))}</td>'
         f'<td class="num">{s.self_ms:g}</td><td>{_e(s.status)}</td></tr>'
         for s in path
     )

@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from obs_mcp.core.distribution import bucket_bounds_ms
-from obs_mcp.models import CorrelatedTrace, SeriesPoint
+from obs_mcp.models import CorrelatedTrace, SeriesPoint, SpanNode
 from obs_mcp.report.gather import SideData
 
 COLORS = {"baseline": "#d1495b", "current": "#00798c", "window": "#00798c"}
@@ -128,6 +128,21 @@ def side_edge(index: int) -> float:
     return max(bucket_bounds_ms(index)[0], 1e-6)
 
 
+def span_name(span: SpanNode) -> str:
+    """`shop: SELECT products ×7` for a row that stands for repeated sibling calls."""
+    times = f" ×{span.repeat.count}" if span.repeat else ""
+    return f"{span.service}: {span.operation}{times}"
+
+
+def span_duration(span: SpanNode) -> str:
+    """The row's own call, and for a repeat row what all its calls took together."""
+    if span.repeat is None:
+        return f"{span.duration_ms:g} ms"
+    return (
+        f"{span.duration_ms:g} ms each (×{span.repeat.count}: {span.repeat.total_ms:g} ms in all)"
+    )
+
+
 def critical_path(trace: CorrelatedTrace) -> str:
     """The slowest trace as a waterfall: its critical path highlighted, errors outlined."""
     spans = trace.spans[:MAX_TRACE_ROWS]
@@ -136,8 +151,8 @@ def critical_path(trace: CorrelatedTrace) -> str:
         ax.barh(row, max(span.duration_ms, 0.001), left=span.start_offset_ms, height=0.7,
                 color=CRITICAL if span.critical else OTHER,
                 edgecolor=ERROR_EDGE if span.status == "error" else "none", linewidth=1.5)  # fmt: skip
-        name = f"{'  ' * span.depth}{span.service}: {span.operation}"
-        ax.text(span.start_offset_ms, row, f" {span.duration_ms:g} ms", va="center", fontsize=8)
+        name = f"{'  ' * span.depth}{span_name(span)}"
+        ax.text(span.start_offset_ms, row, f" {span_duration(span)}", va="center", fontsize=8)
         ax.annotate(name[:60], (0, row), xytext=(-6, 0), textcoords="offset points",
                     xycoords=("axes fraction", "data"), ha="right", va="center", fontsize=8)  # fmt: skip
     ax.set_yticks([])
