@@ -80,9 +80,10 @@ def _signatures(data: ReportData) -> str:
 
 def _duration_cell(span: SpanNode) -> str:
     """A repeat row's self time is all its calls': its duration cell says so."""
-    if span.repeat is None:
+    r = span.repeat
+    if r is None:
         return f"{span.duration_ms:g}"
-    return f"{span.duration_ms:g} each, ×{span.repeat.count} = {span.repeat.total_ms:g}"
+    return f"×{r.count} = {r.total_ms:g} ({r.min_ms:g}-{r.max_ms:g} each)"
 
 
 def _trace(data: ReportData) -> str:

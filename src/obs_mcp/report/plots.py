@@ -135,12 +135,11 @@ def span_name(span: SpanNode) -> str:
 
 
 def span_duration(span: SpanNode) -> str:
-    """The row's own call, and for a repeat row what all its calls took together."""
-    if span.repeat is None:
+    """The row's call; for a repeat row, what all its calls took together and their range."""
+    r = span.repeat
+    if r is None:
         return f"{span.duration_ms:g} ms"
-    return (
-        f"{span.duration_ms:g} ms each (×{span.repeat.count}: {span.repeat.total_ms:g} ms in all)"
-    )
+    return f"×{r.count}: {r.total_ms:g} ms in all ({r.min_ms:g}-{r.max_ms:g} ms each)"
 
 
 def critical_path(trace: CorrelatedTrace) -> str:
